@@ -1,0 +1,41 @@
+# Two commands set up everything on a fresh machine:
+#   make demo   the whole pipeline (dvc repro) on the embedded demo data
+#   make test   the test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+STAMP := $(VENV)/.installed-stamp
+EXTRAS ?= cpu,test
+
+export PATH := $(BIN):$(PATH)
+export DO_NOT_TRACK := 1
+export DVC_NO_ANALYTICS := 1
+export GX_ANALYTICS_ENABLED := False
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: install demo test flow clean-outputs help
+
+help:
+	@echo "make demo   install (into $(VENV)) and run the full pipeline on the demo data"
+	@echo "make test   install and run the tests"
+	@echo "make flow   run the same pipeline as a Prefect flow"
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[$(EXTRAS)]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	dvc repro
+	@echo "Report: $(abspath reports/index.html)"
+
+flow: install
+	mir flow run
+
+test: install
+	$(BIN)/python -m pytest -q

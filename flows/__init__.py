@@ -1,0 +1,1 @@
+"""Prefect flows that orchestrate mir's stages (no pipeline logic lives here)."""

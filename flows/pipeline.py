@@ -1,0 +1,60 @@
+"""The mir pipeline as a Prefect flow: each stage function runs as a task, in order.
+
+Runs locally without a server (Prefect starts a temporary one)::
+
+    mir flow run              # or: python -m flows.pipeline
+    mir flow run train evaluate
+
+The tasks call exactly the functions that ``dvc.yaml`` runs through the
+``mir`` CLI (see :mod:`mir.stages`); stages that read or write many files are
+retried on failure.
+"""
+
+from __future__ import annotations
+
+import os
+
+from mir.cli import QUIET_ENV
+
+for _k, _v in QUIET_ENV.items():
+    os.environ.setdefault(_k, _v)
+
+from prefect import flow, task  # noqa: E402
+from prefect.cache_policies import NO_CACHE  # noqa: E402
+
+from mir import stages as _stages  # noqa: E402
+from mir.config import load_config  # noqa: E402
+
+
+@task(cache_policy=NO_CACHE, retry_delay_seconds=5)
+def run_stage(name: str, params: str | None = None) -> str:
+    """One pipeline stage (the same function ``mir <stage>`` runs)."""
+    cfg = load_config(params)
+    result = _stages.run(name, cfg, progress=False)
+    return str(result)
+
+
+@flow(name="mir-pipeline", log_prints=True)
+def pipeline(params: str | None = None, stages: list[str] | None = None) -> dict[str, str]:
+    """Run ``stages`` (default: all, in pipeline order) with the parameters in ``params``.
+
+    The parameter file is validated before any stage starts.
+    """
+    load_config(params)  # fail fast, one line, before any work
+    names = stages or [s.name for s in _stages.STAGES]
+    unknown = [n for n in names if n not in _stages.BY_NAME]
+    if unknown:
+        raise ValueError(f"unknown stage(s) {', '.join(unknown)}; stages: {', '.join(_stages.BY_NAME)}")
+    order = [s.name for s in _stages.STAGES if s.name in names]
+    results = {}
+    for name in order:
+        stage = _stages.BY_NAME[name]
+        t = run_stage.with_options(name=name, task_run_name=name, retries=2 if stage.io_bound else 0)
+        results[name] = t(name, params)
+    return results
+
+
+if __name__ == "__main__":
+    import sys
+
+    pipeline(stages=sys.argv[1:] or None)

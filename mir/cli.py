@@ -1,0 +1,120 @@
+"""The ``mir`` command line. Imports nothing heavy until a command runs.
+
+Exit codes: 0 success; 1 the stage failed (bad data, failed validation);
+2 bad parameters or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+#: Offline and quiet by default: no telemetry from any of the tools mir drives.
+QUIET_ENV = {
+    "DO_NOT_TRACK": "1",
+    "DVC_NO_ANALYTICS": "1",
+    "GX_ANALYTICS_ENABLED": "False",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    from mir import __version__
+    from mir.stages import BY_NAME, STAGES
+
+    p = argparse.ArgumentParser(
+        prog="mir",
+        description="Music-genre classification pipeline. Each stage is one command; "
+        "`dvc repro` runs them all, `mir flow run` runs them as a Prefect flow.",
+    )
+    p.add_argument("--version", action="version", version=f"mir {__version__}")
+    p.add_argument("-p", "--params", default=None, help="parameter file (default: $MIR_PARAMS or params.yaml)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    data = sub.add_parser("data", help="get audio: prepare the dataset, render new music")
+    dsub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    dsub.add_parser("prepare", help=BY_NAME["data"].help)
+    dsub.add_parser("new", help=BY_NAME["new_music"].help)
+
+    for s in STAGES:
+        if s.name in ("data", "new_music"):
+            continue
+        sp = sub.add_parser(s.name, help=s.help)
+        if s.name == "monitor":
+            sp.add_argument("--new", metavar="DIR", default=None,
+                            help="folder of new music, <DIR>/<genre>/*.mp3 (default: paths.new_music)")
+
+    run = sub.add_parser("run", help="run stages in order in this process, without DVC (default: all)")
+    run.add_argument("stages", nargs="*", metavar="STAGE", help=f"any of: {', '.join(s.name for s in STAGES)}")
+
+    sub.add_parser("config", help="validate the parameter file and print it")
+
+    flow = sub.add_parser("flow", help="Prefect orchestration")
+    fsub = flow.add_subparsers(dest="flow_command", metavar="ACTION", required=True)
+    fr = fsub.add_parser("run", help="run the pipeline as a Prefect flow (no server needed)")
+    fr.add_argument("stages", nargs="*", metavar="STAGE", help="a subset of stages (default: all)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    for k, v in QUIET_ENV.items():
+        os.environ.setdefault(k, v)
+    args = _parser().parse_args(argv)
+
+    from mir.config import ConfigError, load_config
+
+    try:
+        cfg = load_config(args.params)
+    except ConfigError as err:
+        print(f"mir: {err}", file=sys.stderr)
+        return 2
+    progress = not args.quiet and sys.stderr.isatty()
+    try:
+        return _dispatch(args, cfg, progress=progress)
+    except KeyboardInterrupt:
+        print("mir: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # one clear line, not a traceback, for expected failures
+        from mir.audio import AudioError
+        from mir.validation.gate import DataValidationError
+
+        if isinstance(err, (DataValidationError, AudioError, ValueError, FileNotFoundError)):
+            print(f"mir {args.command}: {err}", file=sys.stderr)
+            return 1
+        raise
+
+
+def _dispatch(args: argparse.Namespace, cfg, *, progress: bool) -> int:
+    from mir import stages
+
+    if args.command == "config":
+        import json
+
+        print(json.dumps(cfg.model_dump(by_alias=True), indent=2))
+        return 0
+    if args.command == "data":
+        stages.run("data" if args.data_command == "prepare" else "new_music", cfg, progress=progress)
+        return 0
+    if args.command == "run":
+        names = args.stages or [s.name for s in stages.STAGES]
+        for n in names:
+            if n not in stages.BY_NAME:
+                raise ValueError(f"unknown stage {n!r}; stages: {', '.join(stages.BY_NAME)}")
+        for n in names:
+            stages.run(n, cfg, progress=progress)
+        return 0
+    if args.command == "flow":
+        from flows.pipeline import pipeline
+
+        pipeline(params=args.params, stages=args.stages or None)
+        return 0
+    kwargs = {"new_dir": args.new} if args.command == "monitor" else {}
+    stages.run(args.command, cfg, progress=progress, **kwargs)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

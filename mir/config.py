@@ -1,0 +1,246 @@
+"""One typed configuration, loaded from ``params.yaml`` and validated up front.
+
+Every stage takes a :class:`Config`. A bad value is reported as one line that
+names the key and the allowed values, before any work starts::
+
+    mir: params.yaml: features.n_mels: must be > 0 (got 0)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+#: Datasets mir can load. More arrive with their loaders (one module each in mir.datasets).
+DATASETS = ("synth",)
+
+
+class ConfigError(ValueError):
+    """A parameter file that can't be used; ``str(err)`` is a single line."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Paths(_Section):
+    """Where every stage reads and writes (relative to the project root).
+
+    dvc.yaml names the same paths (a test checks they agree).
+    """
+
+    raw: str = "data/raw"
+    new_music: str = "data/new"
+    manifest: str = "data/manifest.csv"
+    rejected: str = "data/rejected.csv"
+    features: str = "data/features"
+    models: str = "models"
+    metrics: str = "metrics"
+    plots: str = "plots"
+    reports: str = "reports"
+
+
+class ShiftParams(_Section):
+    """How "new music" differs from the training data (see mir.datasets.synth.Shift)."""
+
+    gain_db: float = 0.0
+    tilt_db_per_octave: float = 0.0
+    lowpass_hz: float | None = Field(default=None, gt=0)
+    snr_db: float | None = None
+    sample_rate: int | None = Field(default=None, ge=4000, le=192000)
+
+
+class SynthParams(_Section):
+    """The embedded demo dataset: which genres exist, how many clips, how long."""
+
+    genres: list[str] = ["classical", "electronic", "jazz", "rock"]
+    clips_per_genre: int = Field(default=60, ge=1)
+    seconds: float = Field(default=30.0, gt=0, le=600)
+    sample_rate: int = Field(default=22050, ge=8000, le=192000)
+    format: Literal["wav", "flac", "ogg", "mp3"] = "mp3"
+
+    @field_validator("genres")
+    @classmethod
+    def _known_genres(cls, v: list[str]) -> list[str]:
+        from mir.datasets.synth import GENRES
+
+        bad = [g for g in v if g not in GENRES]
+        if bad:
+            raise ValueError(f"unknown synth genre {bad[0]!r}; allowed: {', '.join(GENRES)}")
+        if not v:
+            raise ValueError(f"needs at least one genre; allowed: {', '.join(GENRES)}")
+        return v
+
+
+class NewMusicParams(_Section):
+    """A "new music" set to monitor against the training data (a shifted synth set by default)."""
+
+    clips_per_genre: int = Field(default=12, ge=1)
+    seed: int = 1001
+    format: Literal["wav", "flac", "ogg", "mp3"] = "ogg"
+    shift: ShiftParams = ShiftParams(gain_db=-8.0, tilt_db_per_octave=-2.0, snr_db=20.0, sample_rate=16000)
+
+
+class DataParams(_Section):
+    """Which dataset, which genres to classify, how to split."""
+
+    dataset: Literal[DATASETS] = "synth"  # type: ignore[valid-type]
+    genres: list[str] | None = None  # None: every genre the dataset has
+    valid_fraction: float = Field(default=0.15, ge=0, lt=1)
+    test_fraction: float = Field(default=0.2, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _fractions(self) -> "DataParams":
+        if self.valid_fraction + self.test_fraction >= 1:
+            raise ValueError("valid_fraction + test_fraction must be < 1 (nothing left to train on)")
+        return self
+
+
+class ValidateParams(_Section):
+    """Great Expectations gate on the manifest."""
+
+    min_duration_s: float = Field(default=5.0, ge=0)
+    max_duration_s: float = Field(default=900.0, gt=0)
+    sample_rates: list[int] | None = None
+    max_channels: int = Field(default=2, ge=1)
+
+
+class FeatureParams(_Section):
+    """Log-mel spectrogram parameters (and the fixed clip length they are computed over)."""
+
+    sample_rate: int = Field(default=22050, ge=4000, le=192000)
+    n_fft: int = Field(default=2048, ge=64)
+    hop_length: int = Field(default=512, ge=16)
+    n_mels: int = Field(default=128, gt=0, le=512)
+    fmin: float = Field(default=0.0, ge=0)
+    fmax: float | None = Field(default=None, gt=0)
+    clip_seconds: float = Field(default=30.0, gt=0, le=600)
+    workers: int = Field(default=0, ge=0)  # 0: all cores
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "FeatureParams":
+        if self.hop_length > self.n_fft:
+            raise ValueError(f"hop_length ({self.hop_length}) must be <= n_fft ({self.n_fft})")
+        nyquist = self.sample_rate / 2
+        if self.fmax is not None and self.fmax > nyquist:
+            raise ValueError(f"fmax ({self.fmax}) must be <= sample_rate/2 ({nyquist})")
+        if self.fmin >= (self.fmax or nyquist):
+            raise ValueError("fmin must be below fmax")
+        return self
+
+
+class TrainParams(_Section):
+    """Keras CNN training."""
+
+    arch: Literal["cnn"] = "cnn"
+    chunk_frames: int = Field(default=128, ge=8)
+    crops_per_clip: int = Field(default=4, ge=1)
+    epochs: int = Field(default=30, ge=1)
+    batch_size: int = Field(default=32, ge=1)
+    learning_rate: float = Field(default=1e-3, gt=0, lt=1)
+    patience: int = Field(default=6, ge=1)
+    dropout: float = Field(default=0.3, ge=0, lt=1)
+    filters: list[int] = Field(default=[16, 32, 64, 128], min_length=1)
+
+
+class MonitorParams(_Section):
+    """Evidently drift report: training features vs new music."""
+
+    drift_share: float = Field(default=0.5, gt=0, le=1)
+
+
+class Config(_Section):
+    """The whole of params.yaml."""
+
+    seed: int = 42
+    paths: Paths = Paths()
+    data: DataParams = DataParams()
+    synth: SynthParams = SynthParams()
+    new_music: NewMusicParams = NewMusicParams()
+    validate_: ValidateParams = Field(default=ValidateParams(), alias="validate")
+    features: FeatureParams = FeatureParams()
+    train: TrainParams = TrainParams()
+    monitor: MonitorParams = MonitorParams()
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _genres_exist(self) -> "Config":
+        available = self.available_genres()
+        for g in self.data.genres or []:
+            if g not in available:
+                raise ValueError(
+                    f"data.genres: {g!r} is not in dataset {self.data.dataset!r}; allowed: {', '.join(available)}"
+                )
+        if self.data.genres is not None and len(self.data.genres) < 2:
+            raise ValueError("data.genres: a classifier needs at least 2 genres")
+        return self
+
+    @property
+    def validate(self) -> ValidateParams:  # type: ignore[override]
+        return self.validate_
+
+    def available_genres(self) -> list[str]:
+        """Genres the configured dataset provides."""
+        if self.data.dataset == "synth":
+            return list(self.synth.genres)
+        raise AssertionError(self.data.dataset)  # pragma: no cover - Literal guards this
+
+    @property
+    def genres(self) -> list[str]:
+        """The label set, sorted (the model's output order)."""
+        return sorted(self.data.genres or self.available_genres())
+
+
+def _one_line(err: ValidationError) -> str:
+    e = err.errors()[0]
+    loc = ".".join(str(p) for p in e["loc"] if p != "__root__")
+    msg = e["msg"].removeprefix("Value error, ")
+    if e["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif "input" in e and e["type"] not in ("missing",) and not isinstance(e["input"], dict):
+        msg = f"{msg} (got {e['input']!r})"
+    # model-level errors already name their key
+    if loc and not msg.startswith(loc.split(".")[0] + "."):
+        return f"{loc}: {msg}"
+    return msg
+
+
+def parse_config(raw: dict[str, Any] | None, *, source: str = "params.yaml") -> Config:
+    """Validate a params mapping; raise :class:`ConfigError` with one line on the first problem."""
+    try:
+        return Config.model_validate(raw or {})
+    except ValidationError as err:
+        extra = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+        raise ConfigError(f"{source}: {_one_line(err)}{extra}") from None
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Load and validate ``params.yaml`` (or ``$MIR_PARAMS``).
+
+    Parameters
+    ----------
+    path : path-like, optional
+        The parameter file; default ``$MIR_PARAMS`` or ``params.yaml`` in the working directory.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file, the key and what is allowed.
+    """
+    p = Path(path or os.environ.get("MIR_PARAMS", "params.yaml"))
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such parameter file (run mir from the project root)") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{p}:{where} not valid YAML") from None
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError(f"{p}: must be a mapping of sections, got {type(raw).__name__}")
+    return parse_config(raw, source=str(p))

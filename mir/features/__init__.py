@@ -1,0 +1,1 @@
+"""Audio → features: log-mel spectrograms and per-clip summary statistics."""

@@ -1,0 +1,104 @@
+"""Stage ``train``: fit the CNN on random log-mel crops of the training clips.
+
+Keeps the best-validation-loss weights (checkpoint + early stopping), and
+writes ``models/model.keras``, ``models/labels.json`` (label order and the
+feature parameters the model expects), ``metrics/train.json`` and the
+per-epoch history ``plots/train_history.csv`` for ``dvc plots``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from mir.config import Config
+
+
+def model_paths(cfg: "Config") -> tuple[Path, Path]:
+    """``(model.keras, labels.json)`` under ``paths.models``."""
+    d = Path(cfg.paths.models)
+    return d / "model.keras", d / "labels.json"
+
+
+def class_weights(labels: np.ndarray, n_classes: int) -> dict[int, float]:
+    """Inverse-frequency weights (mean 1 over the present classes)."""
+    counts = np.bincount(labels, minlength=n_classes).astype(float)
+    w = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / max((counts > 0).sum(), 1), 0.0)
+    return {i: float(v) for i, v in enumerate(w)}
+
+
+def train(cfg: "Config", *, progress: bool = True) -> Path:
+    """Stage ``train``; returns the saved model's path."""
+    import pandas as pd
+
+    from mir.features.extract import FeatureStore
+    from mir.io import atomic_path, write_csv, write_json
+    from mir.model import keras_backend
+    from mir.model.cnn import build_cnn
+    from mir.model.data import make_crops, segments
+
+    backend = keras_backend()
+    import keras
+
+    tp = cfg.train
+    keras.utils.set_random_seed(cfg.seed)
+    store = FeatureStore(cfg.paths.features)
+    genres = cfg.genres
+    lab = {g: i for i, g in enumerate(genres)}
+    tr, va = store.split("train"), store.split("valid")
+    if tr.empty:
+        raise ValueError("no training clips (check data.* fractions and the rejection tables)")
+    missing = sorted(set(genres) - set(tr["genre"]))
+    if missing:
+        raise ValueError(f"no training clips for genre(s): {', '.join(missing)}")
+    X = store.logmel
+    n_mels, T = X.shape[1], X.shape[2]
+    chunk = min(tp.chunk_frames, T)
+    y_tr = tr["genre"].map(lab).to_numpy()
+    train_ds = make_crops(X, tr["row"].to_numpy(), y_tr, chunk=chunk, crops_per_clip=tp.crops_per_clip,
+                          batch_size=tp.batch_size, seed=cfg.seed)
+    if va.empty:  # tiny datasets: validate on the training clips rather than not at all
+        va = tr
+    xv, owner = segments(X, va["row"].to_numpy(), chunk)
+    yv = va["genre"].map(lab).to_numpy()[owner]
+
+    model = build_cnn(n_mels=n_mels, n_frames=chunk, n_classes=len(genres), filters=tp.filters, dropout=tp.dropout)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=tp.learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model_path, labels_path = model_paths(cfg)
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    best_path = model_path.with_name(".best.keras")
+    callbacks = [
+        keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_loss", save_best_only=True),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=tp.patience, restore_best_weights=True),
+    ]
+    t0 = time.perf_counter()
+    hist = model.fit(train_ds, validation_data=(xv, yv), epochs=tp.epochs, callbacks=callbacks,
+                     class_weight=class_weights(y_tr, len(genres)), verbose=2 if progress else 0)
+    seconds = time.perf_counter() - t0
+    h = pd.DataFrame(hist.history)
+    h.insert(0, "epoch", np.arange(1, len(h) + 1))
+    best = int(h["val_loss"].idxmin())
+    best_model = keras.models.load_model(best_path) if best_path.exists() else model
+    with atomic_path(model_path) as tmp:
+        best_model.save(tmp)
+    best_path.unlink(missing_ok=True)
+    write_json(labels_path, {"genres": genres, "features": cfg.features.model_dump(), "chunk_frames": chunk,
+                             "arch": tp.arch})
+    write_csv(Path(cfg.paths.plots) / "train_history.csv", h.round(5))
+    n_examples = len(train_ds.items) * len(h)
+    metrics = {
+        "backend": backend, "epochs_run": len(h), "best_epoch": best + 1,
+        "best_val_loss": round(float(h["val_loss"][best]), 5),
+        "best_val_accuracy_segment": round(float(h["val_accuracy"][best]), 5),
+        "train_seconds": round(seconds, 2), "examples_per_s": round(n_examples / seconds, 1),
+        "n_params": int(best_model.count_params()), "n_train_clips": len(tr), "n_valid_clips": len(va),
+    }
+    write_json(Path(cfg.paths.metrics) / "train.json", metrics)
+    print(f"train: {len(h)} epochs, best val_loss {metrics['best_val_loss']} at epoch {best + 1}, "
+          f"{metrics['examples_per_s']} examples/s → {model_path}")
+    return model_path

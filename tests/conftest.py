@@ -1,0 +1,74 @@
+"""Shared fixtures: tiny generated audio and a tiny, fast parameter set.
+
+No test needs the network or ../shared: all audio is generated here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+for k, v in {"DO_NOT_TRACK": "1", "DVC_NO_ANALYTICS": "1", "GX_ANALYTICS_ENABLED": "False",
+             "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
+             "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "tensorflow")}.items():
+    os.environ.setdefault(k, v)
+
+
+def tone(seconds: float = 2.0, *, sr: int = 22050, freq: float = 440.0, amp: float = 0.3, channels: int = 1,
+         seed: int = 0) -> np.ndarray:
+    """A sine with a little noise, shape (n,) or (n, channels)."""
+    t = np.arange(int(seconds * sr)) / sr
+    y = amp * np.sin(2 * np.pi * freq * t) + 0.01 * np.random.default_rng(seed).standard_normal(t.size)
+    y = y.astype(np.float32)
+    return y if channels == 1 else np.repeat(y[:, None], channels, axis=1)
+
+
+def write_audio(path: Path, y: np.ndarray, sr: int = 22050) -> Path:
+    import soundfile as sf
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = {".mp3": "MP3", ".ogg": "OGG", ".wav": "WAV", ".flac": "FLAC"}[path.suffix]
+    sub = {"OGG": "VORBIS", "WAV": "PCM_16", "FLAC": "PCM_16", "MP3": None}[fmt]
+    sf.write(path, y, sr, format=fmt, subtype=sub)
+    return path
+
+
+TINY = {
+    "seed": 7,
+    "data": {"dataset": "synth", "genres": None, "valid_fraction": 0.2, "test_fraction": 0.25},
+    "synth": {"genres": ["classical", "electronic", "rock"], "clips_per_genre": 8, "seconds": 4.0,
+              "sample_rate": 22050, "format": "mp3"},
+    "new_music": {"clips_per_genre": 3, "seed": 99, "format": "ogg",
+                  "shift": {"gain_db": -6.0, "tilt_db_per_octave": -2.0, "snr_db": 20.0, "sample_rate": 16000}},
+    "validate": {"min_duration_s": 1.0, "max_duration_s": 60.0, "max_channels": 2},
+    "features": {"sample_rate": 22050, "n_fft": 1024, "hop_length": 512, "n_mels": 32, "clip_seconds": 4.0,
+                 "workers": 2},
+    "train": {"chunk_frames": 32, "crops_per_clip": 2, "epochs": 2, "batch_size": 16, "patience": 2,
+              "filters": [8, 16]},
+    "monitor": {"drift_share": 0.5},
+}
+
+
+@pytest.fixture
+def tiny_params() -> dict:
+    import copy
+
+    return copy.deepcopy(TINY)
+
+
+@pytest.fixture
+def project(tmp_path, tiny_params, monkeypatch):
+    """A throw-away mir project (dvc.yaml, params.yaml, mir sources) in tmp_path, as cwd."""
+    shutil.copy(ROOT / "dvc.yaml", tmp_path / "dvc.yaml")
+    shutil.copytree(ROOT / "mir", tmp_path / "mir", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params, sort_keys=False))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MIR_PARAMS", raising=False)
+    return tmp_path
