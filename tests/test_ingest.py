@@ -1,0 +1,59 @@
+import numpy as np
+import pandas as pd
+
+from conftest import tone, write_audio
+from mir.datasets.ingest import MANIFEST_COLUMNS, assign_splits, build_manifest
+
+
+def _clips(root, genres, n):
+    out = []
+    for k, g in enumerate(genres):
+        for i in range(n):
+            p = write_audio(root / g / f"{g}.{i:03d}.wav", tone(0.5, freq=200 + 40 * i + 7 * k, seed=i))
+            out.append((p, g))
+    return out
+
+
+def test_manifest_columns_checksums_and_rejections(tmp_path):
+    clips = _clips(tmp_path, ["a", "b"], 5)
+    bad = tmp_path / "a" / "broken.mp3"
+    bad.write_text("not audio")
+    empty = tmp_path / "b" / "empty.wav"
+    empty.write_bytes(b"")
+    before = {p: p.read_bytes() for p, _ in clips}
+    m, rej = build_manifest(clips + [(bad, "a"), (empty, "b")], root=tmp_path, seed=0, valid_fraction=0.2,
+                            test_fraction=0.2, progress=False)
+    assert list(m.columns) == MANIFEST_COLUMNS
+    assert len(m) == 10 and m["checksum"].is_unique and (m["duration_s"] > 0.49).all()
+    assert set(rej["path"]) == {str(bad), str(empty)}
+    assert rej["reason"].str.len().gt(0).all()
+    assert {p: p.read_bytes() for p, _ in clips} == before  # raw data untouched
+
+
+def test_splits_are_stratified_seeded_and_stable_when_a_genre_arrives():
+    ids = [f"{g}/{i}" for g in "abc" for i in range(20)]
+    genres = [i.split("/")[0] for i in ids]
+    s1 = assign_splits(ids, genres, seed=1, valid_fraction=0.15, test_fraction=0.2)
+    df = pd.DataFrame({"g": genres, "s": s1})
+    counts = df.groupby(["g", "s"]).size().unstack()
+    assert (counts["test"] == 4).all() and (counts["valid"] == 3).all() and (counts["train"] == 13).all()
+    assert s1 == assign_splits(ids, genres, seed=1, valid_fraction=0.15, test_fraction=0.2)
+    assert s1 != assign_splits(ids, genres, seed=2, valid_fraction=0.15, test_fraction=0.2)
+    more = ids + [f"d/{i}" for i in range(20)]
+    s2 = assign_splits(more, [i.split("/")[0] for i in more], seed=1, valid_fraction=0.15, test_fraction=0.2)
+    assert s2[: len(ids)] == s1
+
+
+def test_ingest_stage_writes_manifest(project, tiny_params):
+    from mir import stages
+    from mir.config import load_config
+
+    cfg = load_config()
+    for g in cfg.synth.genres:
+        for i in range(4):
+            write_audio(project / "data/raw/synth" / g / f"{g}.{i}.wav", tone(1.0, freq=300 + 50 * i, seed=i))
+    stages.run("ingest", cfg, progress=False)
+    m = pd.read_csv(project / "data/manifest.csv")
+    assert sorted(m["genre"].unique()) == cfg.genres
+    assert set(m["split"]) <= {"train", "valid", "test"}
+    assert np.all(m.groupby("genre")["split"].apply(lambda s: (s == "test").sum()) >= 1)

@@ -1,0 +1,107 @@
+"""End to end on a tiny synth set: through DVC (`dvc repro`) and through the Prefect flow."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+
+BIN = str(Path(sys.executable).parent)
+
+
+def _run(*cmd, cwd, check=True):
+    env = {**os.environ, "PATH": BIN + os.pathsep + os.environ.get("PATH", "")}
+    r = subprocess.run(list(cmd), cwd=cwd, env=env, capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+    return r
+
+
+def _check_artifacts(root: Path, genres: list[str]):
+    from mir.model import keras_backend
+
+    keras_backend()
+    import keras
+
+    info = json.loads((root / "models/labels.json").read_text())
+    assert info["genres"] == genres
+    model = keras.models.load_model(root / "models/model.keras")
+    x = np.load(root / "data/features/logmel.npy", mmap_mode="r")[:2, :, : info["chunk_frames"]]
+    p = model.predict(np.asarray(x, dtype=np.float32)[..., None], verbose=0)
+    assert p.shape == (2, len(genres)) and np.allclose(p.sum(axis=1), 1, atol=1e-4)
+
+    m = json.loads((root / "metrics/eval.json").read_text())
+    assert 0.0 <= m["accuracy"] <= 1.0 and 0.0 <= m["macro_f1"] <= 1.0
+    assert set(m["track"]["per_class"]) == set(genres)
+    drift = json.loads((root / "metrics/drift.json").read_text())
+    assert isinstance(drift["dataset_drift"], bool) and drift["n_clips"] > 0
+
+    for page in ("reports/index.html", "reports/eval/index.html", "reports/drift.html",
+                 "reports/validation/index.html"):
+        assert (root / page).stat().st_size > 500, page
+    index = (root / "reports/index.html").read_text()
+    ev = (root / "reports/eval/index.html").read_text()
+    for g in genres:
+        assert g in index and g in ev
+    for href in ("validation/index.html", "eval/index.html", "drift.html"):
+        assert f'href="{href}"' in index
+    assert "<script src=\"http" not in index and "<script src=\"http" not in ev
+    assert (root / "reports/eval/confusion.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_dvc_repro_end_to_end(project, tiny_params):
+    _run("dvc", "init", "--no-scm", "-q", cwd=project)
+    _run("dvc", "repro", cwd=project)
+    genres = sorted(tiny_params["synth"]["genres"])
+    _check_artifacts(project, genres)
+
+    # nothing to do the second time
+    st = json.loads(_run("dvc", "status", "--json", cwd=project).stdout or "{}")
+    assert st == {}
+
+    # a feature parameter changes featurize and everything downstream, not ingest
+    tiny_params["features"]["n_mels"] = 24
+    (project / "params.yaml").write_text(yaml.safe_dump(tiny_params, sort_keys=False))
+    changed = set(json.loads(_run("dvc", "status", "--json", cwd=project).stdout))
+    assert {"featurize", "train", "evaluate", "monitor"} <= changed
+    assert not {"data", "ingest", "validate"} & changed
+
+    # metrics and plots are readable by DVC
+    shown = _run("dvc", "metrics", "show", "--json", cwd=project).stdout
+    assert "accuracy" in shown
+
+
+def test_failed_validation_stops_dvc_repro(project, tiny_params):
+    tiny_params["validate"]["min_duration_s"] = 10.0  # the tiny clips are 4 s long
+    (project / "params.yaml").write_text(yaml.safe_dump(tiny_params, sort_keys=False))
+    _run("dvc", "init", "--no-scm", "-q", cwd=project)
+    r = _run("dvc", "repro", cwd=project, check=False)
+    assert r.returncode != 0
+    assert "duration_s" in r.stderr + r.stdout
+    assert not (project / "data/features").exists()
+    assert (project / "reports/validation/index.html").exists()
+
+
+@pytest.fixture(scope="module")
+def prefect_harness():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness():
+        yield
+
+
+def test_prefect_flow_end_to_end(project, tiny_params, prefect_harness):
+    from flows.pipeline import pipeline
+    from mir.stages import STAGES
+
+    results = pipeline(params=str(project / "params.yaml"))
+    assert list(results) == [s.name for s in STAGES]
+    _check_artifacts(project, sorted(tiny_params["synth"]["genres"]))
