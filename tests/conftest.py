@@ -56,11 +56,17 @@ TINY = {
 }
 
 
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+    return out
+
+
 @pytest.fixture
 def tiny_params() -> dict:
-    import copy
-
-    return copy.deepcopy(TINY)
+    """The repo's params.yaml with tiny sizes (every key present, as DVC requires)."""
+    return _merge(yaml.safe_load((ROOT / "params.yaml").read_text()), TINY)
 
 
 @pytest.fixture

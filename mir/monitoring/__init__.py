@@ -1,0 +1,4 @@
+"""Monitoring (Evidently) of feature distributions between pipeline runs.
+
+Nothing heavy is imported here; see :mod:`mir.monitoring.drift`.
+"""
