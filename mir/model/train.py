@@ -38,7 +38,7 @@ def train(cfg: "Config", *, progress: bool = True) -> Path:
     from mir.features.extract import FeatureStore
     from mir.io import atomic_path, write_csv, write_json
     from mir.model import keras_backend
-    from mir.model.cnn import build_cnn
+    from mir.model.cnn import band_stats, build_cnn
     from mir.model.data import make_crops, segments
 
     backend = keras_backend()
@@ -66,7 +66,10 @@ def train(cfg: "Config", *, progress: bool = True) -> Path:
     xv, owner = segments(X, va["row"].to_numpy(), chunk)
     yv = va["genre"].map(lab).to_numpy()[owner]
 
-    model = build_cnn(n_mels=n_mels, n_frames=chunk, n_classes=len(genres), filters=tp.filters, dropout=tp.dropout)
+    # band statistics from one pass of random training crops (bounded: at most 16 batches)
+    mean, var = band_stats(np.concatenate([train_ds[i][0] for i in range(min(len(train_ds), 16))]))
+    model = build_cnn(n_mels=n_mels, n_frames=chunk, n_classes=len(genres), filters=tp.filters, dropout=tp.dropout,
+                      band_mean=mean, band_var=var)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=tp.learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model_path, labels_path = model_paths(cfg)

@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+
+from mir.model import keras_backend
+
+
+def test_cnn_shapes_embedding_and_save_load_roundtrip(tmp_path):
+    keras_backend()
+    import keras
+
+    from mir.model.cnn import band_stats, build_cnn
+
+    x = np.random.default_rng(0).normal(-20, 15, size=(6, 32, 48, 1)).astype(np.float32)
+    mean, var = band_stats(x)
+    assert mean.shape == (32,) and (var > 0).all()
+    m = build_cnn(n_mels=32, n_frames=48, n_classes=3, filters=(8, 16), band_mean=mean, band_var=var)
+    assert m.output_shape == (None, 3)
+    assert m.get_layer("embedding").output.shape[-1] == 64
+    p = m.predict(x, verbose=0)
+    assert np.allclose(p.sum(axis=1), 1, atol=1e-5)
+    path = tmp_path / "m.keras"
+    m.save(path)
+    again = keras.models.load_model(path)  # safe_mode: no lambdas or custom objects
+    np.testing.assert_allclose(again.predict(x, verbose=0), p, atol=1e-5)
+
+
+def test_cnn_rejects_impossible_shapes():
+    from mir.model.cnn import build_cnn
+
+    with pytest.raises(ValueError, match="n_classes"):
+        build_cnn(n_mels=32, n_frames=32, n_classes=1)
+    with pytest.raises(ValueError, match="too small"):
+        build_cnn(n_mels=8, n_frames=32, n_classes=2, filters=(8, 16, 32))
+
+
+def test_random_crops_cover_labels_and_change_every_epoch():
+    from mir.model.data import chunk_starts, make_crops, segments
+
+    X = np.arange(4 * 2 * 50, dtype=np.float16).reshape(4, 2, 50)
+    ds = make_crops(X, np.array([0, 2, 3]), np.array([0, 1, 2]), chunk=10, crops_per_clip=3, batch_size=4, seed=0)
+    assert len(ds) == 3  # 9 crops / batch 4
+    xs, ys = zip(*(ds[i] for i in range(len(ds))))
+    assert np.concatenate(xs).shape == (9, 2, 10, 1)
+    assert sorted(np.concatenate(ys).tolist()) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    before = ds.starts.copy()
+    ds.on_epoch_end()
+    assert not np.array_equal(before, ds.starts)
+    assert chunk_starts(50, 10).tolist() == [0, 10, 20, 30, 40]
+    assert chunk_starts(45, 10).tolist() == [0, 10, 20, 30, 35]
+    x, owner = segments(X, [1, 2], 20)
+    assert x.shape == (6, 2, 20, 1) and owner.tolist() == [0, 0, 0, 1, 1, 1]
