@@ -13,6 +13,9 @@ import numpy as np
 
 AUDIO_EXTENSIONS = (".mp3", ".wav", ".ogg", ".flac", ".au")
 
+#: A decode yielding fewer than this share of the frames the header promises is a truncated file.
+TRUNCATION_RATIO = 0.9
+
 
 class AudioError(ValueError):
     """A file that can't be used as audio; the message says why."""
@@ -41,7 +44,7 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
     try:
         info = sf.info(str(path))
     except Exception as err:  # soundfile raises LibsndfileError / RuntimeError
-        raise AudioError(f"unreadable audio: {_reason(err)}") from None
+        raise AudioError(f"unreadable audio: {_reason(err, path)}") from None
     frames = int(info.frames)
     sr = int(info.samplerate)
     if sr <= 0:
@@ -72,7 +75,8 @@ def load(
     Raises
     ------
     AudioError
-        Unreadable, empty, or containing non-finite samples.
+        Unreadable, empty, truncated (far fewer frames decode than the header
+        promises), or containing non-finite samples.
     """
     import soundfile as sf
 
@@ -83,11 +87,15 @@ def load(
             if start:
                 f.seek(min(start, f.frames))
             n = -1 if max_seconds is None else int(round(max_seconds * native))
+            expected = max(f.frames - start, 0) if n < 0 else min(n, max(f.frames - start, 0))
             y = f.read(frames=n, dtype="float32", always_2d=True)
     except Exception as err:
-        raise AudioError(f"unreadable audio: {_reason(err)}") from None
+        raise AudioError(f"unreadable audio: {_reason(err, path)}") from None
     if y.shape[0] == 0:
         raise AudioError("no audio frames")
+    if y.shape[0] < TRUNCATION_RATIO * expected:
+        raise AudioError(f"truncated or corrupt: decoded {y.shape[0] / native:.1f} s of the "
+                         f"{expected / native:.1f} s its header promises")
     y = y.mean(axis=1) if y.shape[1] > 1 else y[:, 0]
     if not np.all(np.isfinite(y)):
         raise AudioError("non-finite samples (NaN/inf)")
@@ -105,7 +113,10 @@ def fix_length(y: np.ndarray, n: int) -> np.ndarray:
     return np.pad(y, (0, n - y.shape[0]))
 
 
-def _reason(err: Exception) -> str:
+def _reason(err: Exception, path) -> str:
     msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     # soundfile prefixes messages with the path; keep the reason only
-    return msg.split(": ", 1)[-1] if msg.startswith("Error opening") else msg
+    msg = msg.split(": ", 1)[-1] if msg.startswith("Error opening") else msg
+    if "does not exist or is not a regular file" in msg and os.path.isfile(path):
+        msg = "unrecognised format or corrupt header"  # libsndfile's message for this is misleading
+    return msg

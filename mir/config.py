@@ -15,8 +15,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-#: Datasets mir can load. More arrive with their loaders (one module each in mir.datasets).
-DATASETS = ("synth",)
+#: Datasets mir can load (one module each in mir.datasets).
+DATASETS = ("synth", "folder", "gtzan", "fma")
 
 
 class ConfigError(ValueError):
@@ -86,12 +86,14 @@ class NewMusicParams(_Section):
 
 
 class DataParams(_Section):
-    """Which dataset, which genres to classify, how to split."""
+    """Which dataset, which genres to classify, how to split, what to do with bad clips."""
 
     dataset: Literal[DATASETS] = "synth"  # type: ignore[valid-type]
     genres: list[str] | None = None  # None: every genre the dataset has
     valid_fraction: float = Field(default=0.15, ge=0, lt=1)
     test_fraction: float = Field(default=0.2, gt=0, lt=1)
+    snapshot: bool = True  # copy the selected clips into data/raw (versioned by DVC); False: read them in place
+    max_reject_fraction: float = Field(default=0.1, ge=0, le=1)  # more rejected clips than this fails the stage
 
     @model_validator(mode="after")
     def _fractions(self) -> "DataParams":
@@ -100,13 +102,47 @@ class DataParams(_Section):
         return self
 
 
-class ValidateParams(_Section):
-    """Great Expectations gate on the manifest."""
+class FolderParams(_Section):
+    """``dataset: folder`` — any ``<root>/<genre>/*.mp3`` tree."""
+
+    root: str | None = None
+    split: Literal["random", "dirs", "files"] = "random"
+    group_by: Literal["artist"] | None = None
+
+
+class GtzanParams(_Section):
+    """``dataset: gtzan`` — ``<root>/genres/<genre>/<genre>.000NN.au`` (or ``genres_original``)."""
+
+    root: str = "data/external/gtzan"
+    split: Literal["artist_filtered", "random"] = "artist_filtered"
+
+
+class FmaParams(_Section):
+    """``dataset: fma`` — the Free Music Archive (``mir data download fma`` fetches it)."""
+
+    root: str = "data/external/fma"
+    subset: Literal["small", "medium", "large", "full"] = "small"
+    balance: bool = False
+
+
+class AudioParams(_Section):
+    """What counts as usable audio. Ingest rejects the rest (named, with the reason); the
+    Great Expectations suite checks the manifest against the same bounds."""
 
     min_duration_s: float = Field(default=5.0, ge=0)
     max_duration_s: float = Field(default=900.0, gt=0)
-    sample_rates: list[int] | None = None
+    min_sample_rate: int = Field(default=16000, ge=1000)
+    max_sample_rate: int = Field(default=48000, ge=1000)
     max_channels: int = Field(default=2, ge=1)
+    silence_db: float = Field(default=-60.0, le=0)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "AudioParams":
+        if self.min_duration_s >= self.max_duration_s:
+            raise ValueError("audio: min_duration_s must be < max_duration_s")
+        if self.min_sample_rate > self.max_sample_rate:
+            raise ValueError("audio: min_sample_rate must be <= max_sample_rate")
+        return self
 
 
 class FeatureParams(_Section):
@@ -119,7 +155,11 @@ class FeatureParams(_Section):
     fmin: float = Field(default=0.0, ge=0)
     fmax: float | None = Field(default=None, gt=0)
     clip_seconds: float = Field(default=30.0, gt=0, le=600)
+    n_mfcc: int = Field(default=0, ge=0, le=128)  # > 0: also store MFCCs (mfcc.npy)
     workers: int = Field(default=0, ge=0)  # 0: all cores
+    engine: Literal["process", "dask"] = "process"
+    dask_address: str | None = None  # engine dask: a scheduler address; None: a local cluster
+    cache_dir: str = "data/cache/features"  # content-addressed per-clip cache (not a DVC output)
 
     @model_validator(mode="after")
     def _consistent(self) -> "FeatureParams":
@@ -130,7 +170,17 @@ class FeatureParams(_Section):
             raise ValueError(f"fmax ({self.fmax}) must be <= sample_rate/2 ({nyquist})")
         if self.fmin >= (self.fmax or nyquist):
             raise ValueError("fmin must be below fmax")
+        if self.n_mfcc > self.n_mels:
+            raise ValueError(f"n_mfcc ({self.n_mfcc}) must be <= n_mels ({self.n_mels})")
         return self
+
+    def cache_key(self) -> str:
+        """Hash of every parameter that changes a clip's features (not workers/engine/cache_dir)."""
+        import hashlib
+        import json
+
+        keep = self.model_dump(exclude={"workers", "engine", "dask_address", "cache_dir"})
+        return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
 
 class TrainParams(_Section):
@@ -161,16 +211,23 @@ class Config(_Section):
     data: DataParams = DataParams()
     synth: SynthParams = SynthParams()
     new_music: NewMusicParams = NewMusicParams()
-    validate_: ValidateParams = Field(default=ValidateParams(), alias="validate")
+    folder: FolderParams = FolderParams()
+    gtzan: GtzanParams = GtzanParams()
+    fma: FmaParams = FmaParams()
+    audio: AudioParams = AudioParams()
     features: FeatureParams = FeatureParams()
     train: TrainParams = TrainParams()
     monitor: MonitorParams = MonitorParams()
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
     @model_validator(mode="after")
     def _genres_exist(self) -> "Config":
+        if self.data.dataset == "folder" and not self.folder.root:
+            raise ValueError("folder.root: required when data.dataset is 'folder' (a <root>/<genre>/*.mp3 tree)")
         available = self.available_genres()
+        if available is None:  # known only once the folder is read (checked by the data stage)
+            if self.data.genres is not None and len(self.data.genres) < 2:
+                raise ValueError("data.genres: a classifier needs at least 2 genres")
+            return self
         for g in self.data.genres or []:
             if g not in available:
                 raise ValueError(
@@ -180,20 +237,35 @@ class Config(_Section):
             raise ValueError("data.genres: a classifier needs at least 2 genres")
         return self
 
-    @property
-    def validate(self) -> ValidateParams:  # type: ignore[override]
-        return self.validate_
-
-    def available_genres(self) -> list[str]:
-        """Genres the configured dataset provides."""
-        if self.data.dataset == "synth":
+    def available_genres(self) -> list[str] | None:
+        """Genres the configured dataset can provide (``None`` for a folder: known once read)."""
+        ds = self.data.dataset
+        if ds == "synth":
             return list(self.synth.genres)
-        raise AssertionError(self.data.dataset)  # pragma: no cover - Literal guards this
+        if ds == "gtzan":
+            from mir.datasets.gtzan import GENRES
+
+            return list(GENRES)
+        if ds == "fma":
+            from mir.datasets.fma import TOP_GENRES
+
+            return list(TOP_GENRES)
+        return None
 
     @property
     def genres(self) -> list[str]:
-        """The label set, sorted (the model's output order)."""
-        return sorted(self.data.genres or self.available_genres())
+        """The label set, sorted (the model's output order).
+
+        For ``dataset: folder`` without ``data.genres`` this is read from the data
+        stage's clip list (``data/raw/clips.csv``).
+        """
+        if self.data.genres:
+            return sorted(self.data.genres)
+        if self.data.dataset == "synth":
+            return sorted(self.synth.genres)
+        from mir.datasets import snapshot_genres
+
+        return snapshot_genres(self)
 
 
 def _one_line(err: ValidationError) -> str:

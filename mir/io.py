@@ -27,7 +27,7 @@ def atomic_path(path: str | os.PathLike[str], *, suffix: str | None = None) -> I
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=suffix or final.suffix)
+    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.tmp-", suffix=suffix or final.suffix)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -46,7 +46,7 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary directory beside ``path``; on success it replaces ``path``."""
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}."))
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.tmp-"))
     try:
         yield tmp
         os.chmod(tmp, 0o755)  # mkdtemp creates 0700
@@ -107,3 +107,16 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+#: Text columns of mir's tables: never parsed as numbers or NaN (a clip may be called "nan" or "NA").
+TEXT_COLUMNS = ("clip_id", "path", "genre", "split", "group", "source", "stage", "reason", "actual", "predicted")
+
+
+def read_table(path: str | os.PathLike[str]):
+    """Read one of mir's CSV tables; only empty fields are missing values, text columns stay text."""
+    import pandas as pd
+
+    cols = pd.read_csv(path, nrows=0).columns
+    return pd.read_csv(path, keep_default_na=False, na_values=[""],
+                       dtype={c: "string" for c in cols if c in TEXT_COLUMNS})

@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 
 from conftest import tone, write_audio
+from mir.config import AudioParams
 from mir.datasets.ingest import MANIFEST_COLUMNS, assign_splits, build_manifest
 
 
@@ -21,7 +22,9 @@ def test_manifest_columns_checksums_and_rejections(tmp_path):
     empty = tmp_path / "b" / "empty.wav"
     empty.write_bytes(b"")
     before = {p: p.read_bytes() for p, _ in clips}
-    m, rej = build_manifest(clips + [(bad, "a"), (empty, "b")], root=tmp_path, seed=0, valid_fraction=0.2,
+    table = pd.DataFrame([{"clip_id": p.relative_to(tmp_path).with_suffix("").as_posix(), "path": str(p), "genre": g}
+                          for p, g in clips + [(bad, "a"), (empty, "b")]])
+    m, rej = build_manifest(table, audio=AudioParams(min_duration_s=0.1), seed=0, valid_fraction=0.2,
                             test_fraction=0.2, progress=False)
     assert list(m.columns) == MANIFEST_COLUMNS
     assert len(m) == 10 and m["checksum"].is_unique and (m["duration_s"] > 0.49).all()
@@ -44,16 +47,31 @@ def test_splits_are_stratified_seeded_and_stable_when_a_genre_arrives():
     assert s2[: len(ids)] == s1
 
 
-def test_ingest_stage_writes_manifest(project, tiny_params):
+def test_group_aware_split_keeps_each_artist_on_one_side():
+    ids = [f"c{i}" for i in range(200)]
+    artists = [f"artist{i % 23}" for i in range(200)]
+    genres = ["a" if i % 2 else "b" for i in range(200)]
+    s = assign_splits(ids, genres, seed=3, valid_fraction=0.15, test_fraction=0.2, groups=artists)
+    by_artist = pd.DataFrame({"artist": artists, "split": s}).groupby("artist")["split"].nunique()
+    assert (by_artist == 1).all()
+    assert set(s) == {"train", "valid", "test"}
+
+
+def test_ingest_stage_keeps_dataset_splits_and_writes_manifest(project, tiny_params):
     from mir import stages
     from mir.config import load_config
 
     cfg = load_config()
-    for g in cfg.synth.genres:
+    rows = []
+    for k, g in enumerate(cfg.synth.genres):
         for i in range(4):
-            write_audio(project / "data/raw/synth" / g / f"{g}.{i}.wav", tone(1.0, freq=300 + 50 * i, seed=i))
+            p = write_audio(project / "data/raw/synth" / g / f"{g}.{i}.wav", tone(1.5, freq=300 + 50 * i + 7 * k, seed=i))
+            rows.append({"clip_id": f"{g}/{g}.{i}", "path": str(p), "genre": g, "split": "test" if i == 0 else None,
+                         "group": None, "source": None})
+    pd.DataFrame(rows).to_csv(project / "data/raw/clips.csv", index=False)
     stages.run("ingest", cfg, progress=False)
     m = pd.read_csv(project / "data/manifest.csv")
     assert sorted(m["genre"].unique()) == cfg.genres
     assert set(m["split"]) <= {"train", "valid", "test"}
     assert np.all(m.groupby("genre")["split"].apply(lambda s: (s == "test").sum()) >= 1)
+    assert (m[m["clip_id"].str.endswith(".0")]["split"] == "test").all()  # the dataset's own split is kept

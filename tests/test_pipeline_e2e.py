@@ -85,12 +85,25 @@ def test_dvc_repro_end_to_end(project, tiny_params):
 
 
 def test_failed_validation_stops_dvc_repro(project, tiny_params):
-    tiny_params["validate"]["min_duration_s"] = 10.0  # the tiny clips are 4 s long
+    """The same audio filed under two genres (a leak): ingest accepts both, the GE suite fails, DVC stops."""
+    import shutil
+
+    from conftest import tone, write_audio
+
+    music = project.parent / "music"
+    for k, g in enumerate(("a", "b", "c")):
+        for i in range(4):
+            write_audio(music / g / f"{g}{i}.wav", tone(2.0, freq=200 + 40 * i + 9 * k, seed=10 * k + i))
+    shutil.copy(music / "a" / "a0.wav", music / "b" / "copy_of_a0.wav")
+    tiny_params["data"].update({"dataset": "folder", "genres": None})
+    tiny_params["folder"]["root"] = str(music)
     (project / "params.yaml").write_text(yaml.safe_dump(tiny_params, sort_keys=False))
     _run("dvc", "init", "--no-scm", "-q", cwd=project)
     r = _run("dvc", "repro", cwd=project, check=False)
     assert r.returncode != 0
-    assert "duration_s" in r.stderr + r.stdout
+    err = [ln for ln in r.stderr.splitlines() if ln.startswith("mir validate:")]
+    assert len(err) == 1 and "checksum" in err[0], r.stderr
+    assert "copy_of_a0" in err[0] or "a/a0" in err[0]
     assert not (project / "data/features").exists()
     assert (project / "reports/validation/index.html").exists()
 

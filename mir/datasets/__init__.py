@@ -1,88 +1,165 @@
-"""Datasets: one module per dataset, each a pure loader of ``(path, genre)`` pairs.
+"""Datasets: one module per dataset, each a pure loader returning :class:`~mir.datasets.base.Clip` records.
 
 - :mod:`mir.datasets.synth` — the embedded, deterministic demo set (offline).
-- :mod:`mir.datasets.ingest` — the ``ingest`` stage: any dataset → the manifest.
+- :mod:`mir.datasets.folder` — any ``<root>/<genre>/*.mp3`` tree.
+- :mod:`mir.datasets.gtzan` — GTZAN, with the artist-filtered split.
+- :mod:`mir.datasets.fma` — the Free Music Archive (small/medium/large/full), official split.
+- :mod:`mir.datasets.ingest` — the ``ingest`` stage: clips → probed, hashed, split manifest.
+
+The ``data`` stage (:func:`prepare`) turns the configured dataset into
+``data/raw/clips.csv`` (and, with ``data.snapshot``, a copy of the selected
+audio under ``data/raw/<dataset>/``, versioned by DVC). Source folders are
+only ever read.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from mir.config import Config
+    from mir.datasets.base import Clip
+
+CLIPS_COLUMNS = ["clip_id", "path", "genre", "split", "group", "source"]
+
+
+def clips_csv(cfg: "Config") -> Path:
+    return Path(cfg.paths.raw) / "clips.csv"
 
 
 def raw_dir(cfg: "Config") -> Path:
-    """Where the configured dataset's audio lives (a DVC output for synth)."""
+    """Where the configured dataset's audio is put (a DVC output)."""
     return Path(cfg.paths.raw) / cfg.data.dataset
 
 
-def prepare(cfg: "Config", *, progress: bool = True) -> Path:
-    """Stage ``data``: make the configured dataset's raw audio available under :func:`raw_dir`.
+def select_clips(cfg: "Config") -> list["Clip"]:
+    """The clips of the configured (non-synth) dataset and genres, from its loader (reads only)."""
+    ds = cfg.data.dataset
+    if ds == "folder":
+        from mir.datasets import folder
 
-    For ``synth`` this renders the demo set (resumable: existing clips are kept).
+        return folder.list_clips(cfg.folder.root, genres=cfg.data.genres, split=cfg.folder.split,
+                                 group_by=cfg.folder.group_by)
+    if ds == "gtzan":
+        from mir.datasets import gtzan
+
+        return gtzan.list_clips(cfg.gtzan.root, genres=cfg.data.genres, split=cfg.gtzan.split)
+    if ds == "fma":
+        from mir.datasets import fma
+
+        return fma.list_clips(cfg.fma.root, subset=cfg.fma.subset, genres=cfg.data.genres,
+                              balance=cfg.fma.balance, seed=cfg.seed)
+    raise ValueError(f"no loader for dataset {ds!r}")
+
+
+def _snapshot(clips: list["Clip"], dest: Path, *, progress: bool) -> list["Clip"]:
+    """Copy each clip under ``dest/<clip_id><ext>`` (never a hard link: the source stays untouched)."""
+    from dataclasses import replace
+
+    from tqdm.auto import tqdm
+
+    from mir.io import atomic_path
+
+    out = []
+    for c in tqdm(clips, desc="snapshot", unit="clip", disable=not progress):
+        target = dest / f"{c.clip_id}{Path(c.path).suffix.lower()}"
+        if not Path(c.path).is_file():  # listed but missing: ingest rejects it with the reason
+            out.append(c)
+            continue
+        if not (target.exists() and target.stat().st_size == Path(c.path).stat().st_size):
+            with atomic_path(target) as tmp:
+                shutil.copyfile(c.path, tmp)
+        out.append(replace(c, path=target))
+    return out
+
+
+def prepare(cfg: "Config", *, progress: bool = True) -> Path:
+    """Stage ``data``: write ``data/raw/clips.csv`` for the configured dataset; return its path.
+
+    ``synth`` renders the demo set into ``data/raw/synth`` (resumable). Other
+    datasets are listed by their loader and, with ``data.snapshot``, copied
+    into ``data/raw/<dataset>``.
     """
+    import pandas as pd
+
+    from mir.datasets.base import Clip
+    from mir.io import write_csv
+
     if cfg.data.dataset == "synth":
         from mir.datasets import synth
 
         out = raw_dir(cfg)
-        synth.generate(
-            out,
-            genres=cfg.synth.genres,
-            clips_per_genre=cfg.synth.clips_per_genre,
-            seconds=cfg.synth.seconds,
-            sample_rate=cfg.synth.sample_rate,
-            seed=cfg.seed,
-            fmt=cfg.synth.format,
-            workers=cfg.features.workers or None,
-            progress=progress,
+        written = synth.generate(
+            out, genres=cfg.synth.genres, clips_per_genre=cfg.synth.clips_per_genre, seconds=cfg.synth.seconds,
+            sample_rate=cfg.synth.sample_rate, seed=cfg.seed, fmt=cfg.synth.format,
+            workers=cfg.features.workers or None, progress=progress,
         )
-        return out
-    raise AssertionError(cfg.data.dataset)  # pragma: no cover - the config's Literal guards this
+        clips = [Clip(clip_id=Path(w["path"]).relative_to(out).with_suffix("").as_posix(), path=Path(w["path"]),
+                      genre=w["genre"]) for w in written]
+        sources = [None] * len(clips)
+    else:
+        listed = select_clips(cfg)
+        if not listed:
+            raise ValueError(f"dataset {cfg.data.dataset!r} has no clips for the selected genres")
+        sources = [str(c.path) for c in listed]
+        clips = _snapshot(listed, raw_dir(cfg), progress=progress) if cfg.data.snapshot else listed
+    df = pd.DataFrame([{"clip_id": c.clip_id, "path": str(c.path), "genre": c.genre, "split": c.split,
+                        "group": c.group, "source": s} for c, s in zip(clips, sources)], columns=CLIPS_COLUMNS)
+    write_csv(clips_csv(cfg), df.sort_values("clip_id", kind="stable"))
+    genres = sorted(df["genre"].unique())
+    print(f"data: {len(df)} clips of {len(genres)} genres ({', '.join(genres)}) → {clips_csv(cfg)}")
+    return clips_csv(cfg)
+
+
+def read_clips(cfg: "Config"):
+    """The data stage's clip table (``data/raw/clips.csv``)."""
+    from mir.io import read_table
+
+    path = clips_csv(cfg)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run the data stage first (mir data prepare)")
+    return read_table(path)
+
+
+def snapshot_genres(cfg: "Config") -> list[str]:
+    """Genres present in the data stage's clip table."""
+    return sorted(read_clips(cfg)["genre"].astype(str).unique())
 
 
 def prepare_new_music(cfg: "Config", *, progress: bool = True) -> Path:
     """Stage ``new_music``: render the default "new music" set, a shifted synth set.
 
-    Same genres as training, different seed, and a shift in loudness, EQ, noise,
-    sample rate and codec, so drift monitoring has something real to find.
+    Same genres as training (where the synth set has them), a different seed, and a
+    shift in loudness, EQ, noise, sample rate and codec, so drift monitoring has
+    something real to find.
     """
     from mir.datasets import synth
 
     nm = cfg.new_music
     out = Path(cfg.paths.new_music)
+    genres = [g for g in cfg.data.genres or cfg.synth.genres if g in synth.GENRES] or list(synth.BASE_GENRES)
     synth.generate(
-        out,
-        genres=cfg.genres,
-        clips_per_genre=nm.clips_per_genre,
-        seconds=cfg.synth.seconds,
-        sample_rate=cfg.synth.sample_rate,
-        seed=nm.seed,
-        fmt=nm.format,
-        shift=synth.Shift(**nm.shift.model_dump()),
-        workers=cfg.features.workers or None,
-        progress=progress,
+        out, genres=genres, clips_per_genre=nm.clips_per_genre, seconds=cfg.synth.seconds,
+        sample_rate=cfg.synth.sample_rate, seed=nm.seed, fmt=nm.format, shift=synth.Shift(**nm.shift.model_dump()),
+        workers=cfg.features.workers or None, progress=progress,
     )
     return out
 
 
 def list_clips(root: str | Path, *, genres: list[str] | None = None) -> list[tuple[Path, str]]:
-    """``(path, genre)`` for every audio file in ``<root>/<genre>/``, sorted.
-
-    Only the given genres are listed (all sub-folders when ``None``); hidden
-    files (such as the temporary files of an interrupted write) are skipped.
-    """
+    """``(path, genre)`` for every audio file in ``<root>/<genre>/``, sorted (hidden files skipped)."""
     from mir.audio import AUDIO_EXTENSIONS
 
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"dataset folder {root} does not exist")
+        raise FileNotFoundError(f"folder {root} does not exist")
     out = []
     for gdir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if genres is not None and gdir.name not in genres:
             continue
-        for f in sorted(gdir.iterdir()):
+        for f in sorted(gdir.rglob("*")):
             if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in AUDIO_EXTENSIONS:
                 out.append((f, gdir.name))
     return out

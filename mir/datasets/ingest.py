@@ -1,44 +1,61 @@
-"""Stage ``ingest``: list the dataset's clips, probe and hash them, assign splits.
+"""Stage ``ingest``: probe and hash every clip, apply the audio policy, assign splits.
 
 Writes the manifest (one row per usable clip) and a rejection table (one row
-per file that can't be used, with the reason). Raw files are only read.
+per clip that can't be used, with the reason). The stage fails when more than
+``data.max_reject_fraction`` of the clips are rejected. Raw files are only read.
 """
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mir.config import Config
+    from mir.config import AudioParams, Config
 
 MANIFEST_COLUMNS = [
     "clip_id", "path", "genre", "split", "duration_s", "sample_rate", "channels", "checksum", "n_bytes",
 ]
+REJECTED_COLUMNS = ["clip_id", "path", "genre", "stage", "reason"]
 SPLITS = ("train", "valid", "test")
 
 
-def assign_splits(
-    clip_ids: list[str], genres: list[str], *, seed: int, valid_fraction: float, test_fraction: float
-) -> list[str]:
-    """Stratified, seeded split: within each genre, clips ordered by a hash of (seed, id).
+def _rank(seed: int, key: str) -> str:
+    return hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()
 
-    A clip's rank depends only on its own id, so adding a genre leaves the
-    other genres' splits untouched. Each genre with ≥ 3 clips gets at least one
-    test clip, and one valid clip when ``valid_fraction > 0``.
+
+def assign_splits(
+    clip_ids: list[str], genres: list[str], *, seed: int, valid_fraction: float, test_fraction: float,
+    groups: list[str | None] | None = None,
+) -> list[str]:
+    """Seeded split assignment.
+
+    Without groups: stratified per genre, clips ordered by a hash of (seed, id); a
+    clip's rank depends only on its own id, so adding a genre leaves the other
+    genres' splits untouched. Each genre with ≥ 3 clips gets at least one test
+    clip, and one valid clip when ``valid_fraction > 0``.
+
+    With groups (e.g. artists): every clip of a group lands in the same split,
+    chosen from a hash of (seed, group), so one artist never straddles two splits
+    (proportions are then only approximate). Clips with no group are their own group.
     """
+    if groups is not None and any(g is not None for g in groups):
+        out = []
+        for cid, grp in zip(clip_ids, groups, strict=True):
+            u = int(_rank(seed, f"group:{grp}" if grp is not None else cid)[:12], 16) / 16**12
+            out.append("test" if u < test_fraction else "valid" if u < test_fraction + valid_fraction else "train")
+        return out
     by_genre: dict[str, list[str]] = {}
     for cid, g in zip(clip_ids, genres, strict=True):
         by_genre.setdefault(g, []).append(cid)
     split_of: dict[str, str] = {}
     for ids in by_genre.values():
-        ids = sorted(ids, key=lambda c: hashlib.sha256(f"{seed}:{c}".encode()).hexdigest())
+        ids = sorted(ids, key=lambda c: _rank(seed, c))
         n = len(ids)
-        n_test = round(n * test_fraction)
-        n_valid = round(n * valid_fraction)
+        n_test, n_valid = round(n * test_fraction), round(n * valid_fraction)
         if n >= 3:
             n_test = max(n_test, 1)
             n_valid = max(n_valid, 1 if valid_fraction > 0 else 0)
@@ -47,59 +64,97 @@ def assign_splits(
     return [split_of[c] for c in clip_ids]
 
 
-def build_manifest(
-    clips: list[tuple[Path, str]], *, root: Path, seed: int, valid_fraction: float, test_fraction: float,
-    progress: bool = True,
-) -> tuple["pd.DataFrame", "pd.DataFrame"]:
-    """Probe and hash ``clips``; return ``(manifest, rejected)`` DataFrames (pure: reads files only)."""
-    import pandas as pd
-    from tqdm.auto import tqdm
-
+def check_clip(path: str | Path, *, audio: "AudioParams") -> dict[str, Any]:
+    """Probe and hash one file; return its manifest fields or ``{"reason": ...}`` under the audio policy."""
     from mir.audio import AudioError, probe
     from mir.io import sha256_file
 
+    p = Path(path)
+    if not p.is_file():
+        return {"reason": "file not found"}
+    try:
+        info = probe(p)
+    except (AudioError, OSError) as err:
+        return {"reason": str(err)}
+    if info.frames == 0:
+        return {"reason": "no audio frames"}
+    if info.duration_s < audio.min_duration_s:
+        return {"reason": f"too short: {info.duration_s:.2f} s < {audio.min_duration_s:g} s"}
+    if info.duration_s > audio.max_duration_s:
+        return {"reason": f"too long: {info.duration_s:.0f} s > {audio.max_duration_s:g} s"}
+    if not audio.min_sample_rate <= info.sample_rate <= audio.max_sample_rate:
+        return {"reason": f"sample rate {info.sample_rate} Hz outside {audio.min_sample_rate}–{audio.max_sample_rate} Hz"}
+    if info.channels > audio.max_channels:
+        return {"reason": f"{info.channels} channels > {audio.max_channels}"}
+    return {"duration_s": round(info.duration_s, 4), "sample_rate": info.sample_rate, "channels": info.channels,
+            "checksum": sha256_file(p), "n_bytes": p.stat().st_size}
+
+
+def build_manifest(
+    clips: "pd.DataFrame", *, audio: "AudioParams", seed: int, valid_fraction: float, test_fraction: float,
+    workers: int = 8, progress: bool = True,
+) -> tuple["pd.DataFrame", "pd.DataFrame"]:
+    """Check every clip of a clip table; return ``(manifest, rejected)`` (pure: reads files only).
+
+    ``clips`` has columns ``clip_id, path, genre`` and optionally ``split`` (kept when the
+    dataset defines it) and ``group`` (used for group-aware splits).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pandas as pd
+    from tqdm.auto import tqdm
+
     rows, rejected = [], []
-    for path, genre in tqdm(clips, desc="ingest", unit="clip", disable=not progress):
-        clip_id = path.relative_to(root).with_suffix("").as_posix()
-        try:
-            info = probe(path)
-            if info.frames == 0:
-                raise AudioError("no audio frames")
-        except (AudioError, OSError) as err:
-            rejected.append({"path": str(path), "genre": genre, "stage": "ingest", "reason": str(err)})
-            continue
-        rows.append({
-            "clip_id": clip_id, "path": str(path), "genre": genre, "duration_s": round(info.duration_s, 4),
-            "sample_rate": info.sample_rate, "channels": info.channels, "checksum": sha256_file(path),
-            "n_bytes": path.stat().st_size,
-        })
-    manifest = pd.DataFrame(rows, columns=[c for c in MANIFEST_COLUMNS if c != "split"])
-    manifest["split"] = assign_splits(
-        manifest["clip_id"].tolist(), manifest["genre"].tolist(), seed=seed,
-        valid_fraction=valid_fraction, test_fraction=test_fraction,
-    )
-    manifest = manifest[MANIFEST_COLUMNS].sort_values("clip_id", kind="stable").reset_index(drop=True)
-    rej = pd.DataFrame(rejected, columns=["path", "genre", "stage", "reason"])
-    return manifest, rej
+    with ThreadPoolExecutor(max_workers=workers) as ex:  # I/O and C decoders release the GIL
+        checks = ex.map(lambda p: check_clip(p, audio=audio), clips["path"].tolist())
+        for rec, res in tqdm(zip(clips.to_dict("records"), checks), total=len(clips), desc="ingest", unit="clip",
+                             disable=not progress):
+            if "reason" in res:
+                rejected.append({"clip_id": rec["clip_id"], "path": rec["path"], "genre": rec["genre"],
+                                 "stage": "ingest", "reason": res["reason"]})
+            else:
+                rows.append({"clip_id": rec["clip_id"], "path": rec["path"], "genre": rec["genre"],
+                             "given_split": rec.get("split"), "group": rec.get("group"), **res})
+    m = pd.DataFrame(rows, columns=[c for c in MANIFEST_COLUMNS if c != "split"] + ["given_split", "group"])
+    given = m["given_split"].where(m["given_split"].notna(), None)
+    groups = m["group"].where(m["group"].notna(), None).tolist()
+    assigned = assign_splits(m["clip_id"].tolist(), m["genre"].tolist(), seed=seed, valid_fraction=valid_fraction,
+                             test_fraction=test_fraction, groups=groups)
+    m["split"] = [g if g is not None else a for g, a in zip(given.tolist(), assigned)]
+    m = m[MANIFEST_COLUMNS].sort_values("clip_id", kind="stable").reset_index(drop=True)
+    return m, pd.DataFrame(rejected, columns=REJECTED_COLUMNS)
+
+
+def check_reject_fraction(n_rejected: int, n_total: int, *, limit: float, table: str) -> None:
+    """Raise ``ValueError`` when too many clips were rejected (the policy in ``data.max_reject_fraction``)."""
+    if n_total and n_rejected / n_total > limit:
+        raise ValueError(f"{n_rejected} of {n_total} clips rejected ({n_rejected / n_total:.0%}) > "
+                         f"data.max_reject_fraction {limit:.0%}; reasons in {table}")
 
 
 def ingest(cfg: "Config", *, progress: bool = True) -> Path:
     """Stage ``ingest``: write ``paths.manifest`` and ``paths.rejected``; return the manifest path."""
-    from mir.datasets import list_clips, raw_dir
+    from mir.datasets import read_clips
     from mir.io import write_csv
 
-    root = raw_dir(cfg)
-    clips = list_clips(root, genres=cfg.genres)
-    missing = sorted(set(cfg.genres) - {g for _, g in clips})
+    clips = read_clips(cfg)
+    clips = clips[clips["genre"].isin(cfg.genres)].reset_index(drop=True)
+    missing = sorted(set(cfg.genres) - set(clips["genre"]))
     if missing:
-        raise ValueError(f"no audio for genre(s) {', '.join(missing)} under {root}")
+        raise ValueError(f"no clips for genre(s) {', '.join(missing)} in {cfg.data.dataset}")
     manifest, rejected = build_manifest(
-        clips, root=root, seed=cfg.seed, valid_fraction=cfg.data.valid_fraction,
+        clips, audio=cfg.audio, seed=cfg.seed, valid_fraction=cfg.data.valid_fraction,
         test_fraction=cfg.data.test_fraction, progress=progress,
     )
     write_csv(cfg.paths.rejected, rejected)
-    write_csv(cfg.paths.manifest, manifest)
-    counts = manifest.groupby(["split"]).size().to_dict()
+    counts = manifest.groupby("split").size().to_dict()
     print(f"ingest: {len(manifest)} clips ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}), "
           f"{len(rejected)} rejected → {cfg.paths.manifest}")
+    for r in rejected.head(10).itertuples():
+        print(f"  rejected {r.clip_id}: {r.reason}")
+    if len(rejected) > 10:
+        print(f"  … and {len(rejected) - 10} more in {cfg.paths.rejected}")
+    check_reject_fraction(len(rejected), len(clips), limit=cfg.data.max_reject_fraction,
+                          table=cfg.paths.rejected)
+    write_csv(cfg.paths.manifest, manifest)
     return Path(cfg.paths.manifest)

@@ -57,7 +57,7 @@ def evaluate(cfg: "Config", *, progress: bool = True) -> dict:
     from mir.evaluation.metrics import classification_metrics, confusion
     from mir.evaluation.review import write_review
     from mir.features.extract import FeatureStore
-    from mir.io import write_csv, write_json
+    from mir.io import read_table, write_csv, write_json
 
     model, info = load_model(cfg)
     genres = info["genres"]
@@ -84,7 +84,7 @@ def evaluate(cfg: "Config", *, progress: bool = True) -> dict:
         "confidence": probs.max(axis=1).round(4),
     })
     write_csv(Path(cfg.paths.plots) / "confusion.csv", preds)
-    manifest = pd.read_csv(cfg.paths.manifest).set_index("clip_id")
+    manifest = read_table(cfg.paths.manifest).set_index("clip_id")
     write_review(Path(cfg.paths.reports) / "eval", preds=preds, probs=probs, genres=genres,
                  cm=confusion(y, pred, genres), metrics=metrics, paths=manifest["path"].to_dict())
     print(f"evaluate: track accuracy {track['accuracy']:.3f}, macro-F1 {track['macro_f1']:.3f} "

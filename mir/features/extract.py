@@ -1,16 +1,28 @@
-"""Stage ``featurize``: every manifest clip → a fixed-size log-mel spectrogram.
+"""Stage ``featurize``: every manifest clip → a fixed-size log-mel spectrogram (and MFCCs).
 
-Clips are decoded and transformed in parallel worker processes and streamed,
-in manifest order, into one memory-mapped ``logmel.npy`` (float16,
-``(clips, n_mels, frames)``), so memory stays flat in the number of clips.
-Beside it: ``index.csv`` (row → clip, genre, split), ``stats.csv`` (per-clip
-summary statistics for validation and drift) and ``rejected.csv`` (clips that
-could not be featurised, with the reason). The folder is replaced atomically.
+Three steps, each a function the DVC stage and the Prefect flow share:
+
+1. :func:`plan` — look every clip up in a content-addressed cache
+   (``<cache_dir>/<feature-params hash>/<sha256[:2]>/<sha256>.npz``, keyed by the
+   audio's checksum and every parameter that changes features). Only misses
+   need work, so adding N clips to M featurised ones costs O(N), and a changed
+   feature parameter recomputes everything.
+2. :func:`compute` — decode and transform the misses in parallel (a process pool,
+   or Dask: ``features.engine``). Each worker writes its cache entry atomically
+   (temp file + rename), so a killed run loses at most the clips in flight and
+   never leaves a half-written entry; a clip that can't be featurised gets an
+   ``.err`` entry holding the reason.
+3. :func:`pack` — stream the entries, in manifest order, into one memory-mapped
+   ``logmel.npy`` (float16, ``(clips, n_mels, frames)``), with ``index.csv``,
+   ``stats.csv`` (per-clip summary statistics), ``rejected.csv`` and
+   ``meta.json``. The folder is replaced atomically. Memory stays flat in the
+   number of clips.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,9 +30,6 @@ import numpy as np
 
 if TYPE_CHECKING:
     from mir.config import Config, FeatureParams
-
-#: A clip whose RMS level is below this is rejected as silent.
-SILENCE_DB = -60.0
 
 
 def clip_frames(fp: "FeatureParams") -> int:
@@ -30,11 +39,12 @@ def clip_frames(fp: "FeatureParams") -> int:
     return n_frames(int(round(fp.clip_seconds * fp.sample_rate)), hop_length=fp.hop_length)
 
 
-def featurize_file(path: str | os.PathLike[str], *, fp: "FeatureParams") -> tuple[np.ndarray, dict[str, float]]:
+def featurize_file(path: str | os.PathLike[str], *, fp: "FeatureParams",
+                   silence_db: float = -60.0) -> tuple[np.ndarray, dict[str, float]]:
     """Decode one file and return ``(logmel_db, stats)`` for the first ``clip_seconds``.
 
     Shorter clips are zero-padded. Raises :class:`mir.audio.AudioError` when the
-    file can't be decoded or is silent.
+    file can't be decoded, holds non-finite samples, or is silent.
     """
     from mir.audio import AudioError, fix_length, load
     from mir.features.logmel import logmel, n_frames, summary_stats
@@ -45,107 +55,270 @@ def featurize_file(path: str | os.PathLike[str], *, fp: "FeatureParams") -> tupl
     # statistics over the real audio only, not the zero padding
     valid = S[:, : min(S.shape[1], n_frames(y.shape[0], hop_length=fp.hop_length))]
     stats = summary_stats(y, valid, sr=fp.sample_rate, hop_length=fp.hop_length)
-    if stats["rms_db"] < SILENCE_DB:
-        raise AudioError(f"silent (RMS {stats['rms_db']:.1f} dBFS < {SILENCE_DB:.0f})")
+    if stats["rms_db"] < silence_db:
+        raise AudioError(f"silent (RMS {stats['rms_db']:.1f} dBFS < {silence_db:g})")
     return S, stats
 
 
-def _work(args: tuple[str, Any]) -> tuple[np.ndarray | None, dict[str, float] | None, str | None]:
+def mfcc(S_db: np.ndarray, *, n_mfcc: int) -> np.ndarray:
+    """MFCCs from a log-mel spectrogram in dB (DCT-II, orthonormal, as librosa)."""
+    import scipy.fft
+
+    return scipy.fft.dct(S_db.astype(np.float32), axis=0, type=2, norm="ortho")[:n_mfcc]
+
+
+# ---------------------------------------------------------------- the cache
+
+
+@dataclass(frozen=True)
+class Job:
+    """One clip to featurise: its audio and where its cache entry goes."""
+
+    path: str
+    entry: str  # cache entry path without extension (".npz" on success, ".err" on failure)
+
+
+def cache_entry(cache_root: Path, checksum: str) -> Path:
+    return cache_root / checksum[:2] / checksum
+
+
+def _read_entry(entry: Path) -> tuple[dict[str, np.ndarray] | None, str | None]:
+    """``(arrays, None)`` for a good entry, ``(None, reason)`` for a failed clip, ``(None, None)`` if absent."""
+    npz = entry.with_suffix(".npz")
+    if npz.exists():
+        with np.load(npz) as z:
+            return {k: z[k] for k in z.files}, None
+    err = entry.with_suffix(".err")
+    if err.exists():
+        return None, err.read_text(encoding="utf-8").strip()
+    return None, None
+
+
+def run_job(job: Job, fp: "FeatureParams", silence_db: float = -60.0) -> str | None:
+    """Featurise one clip into its cache entry (atomically); return the rejection reason or ``None``."""
     from mir.audio import AudioError
+    from mir.io import atomic_path, write_text
 
-    path, fp = args
+    entry = Path(job.entry)
     try:
-        S, stats = featurize_file(path, fp=fp)
-        return S.astype(np.float16), stats, None
+        S, stats = featurize_file(job.path, fp=fp, silence_db=silence_db)
     except (AudioError, OSError) as err:
-        return None, None, str(err)
+        write_text(entry.with_suffix(".err"), str(err))
+        return str(err)
+    arrays = {"logmel": S.astype(np.float16), "stats_names": np.array(list(stats)),
+              "stats_values": np.array(list(stats.values()), dtype=np.float64)}
+    if fp.n_mfcc:
+        arrays["mfcc"] = mfcc(S, n_mfcc=fp.n_mfcc).astype(np.float16)
+    with atomic_path(entry.with_suffix(".npz")) as tmp:
+        np.savez(tmp, **arrays)
+    return None
 
 
-def iter_features(paths: list[str], *, fp: "FeatureParams", workers: int | None = None):
-    """Yield ``(logmel_db | None, stats | None, error | None)`` per path, in order.
-
-    Runs on ``workers`` processes (default: all cores) with a bounded window of
-    clips in flight, so memory does not grow with the number of clips.
-    """
-    workers = workers or os.cpu_count() or 1
-    jobs = ((p, fp) for p in paths)
-    if workers == 1 or len(paths) < 4:
-        yield from map(_work, jobs)
-        return
-    import multiprocessing
-    from collections import deque
-    from concurrent.futures import ProcessPoolExecutor
-
-    window = 4 * workers
-    # forkserver: safe when the caller has threads (Prefect, TensorFlow), cheaper than spawn
-    ctx = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
-        pending: deque = deque()
-        for job in jobs:
-            pending.append(ex.submit(_work, job))
-            if len(pending) >= window:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+def run_batch(jobs: list[Job], fp: "FeatureParams", silence_db: float = -60.0) -> list[str | None]:
+    """:func:`run_job` over a batch (the unit of work shipped to a process or a Dask worker)."""
+    return [run_job(j, fp, silence_db) for j in jobs]
 
 
-def featurize(cfg: "Config", *, progress: bool = True) -> Path:
-    """Stage ``featurize``: write the feature store under ``paths.features``; return its path."""
+def plan(cfg: "Config") -> tuple[Any, list[Job]]:
+    """``(manifest, jobs)``: the manifest and the clips whose cache entry is missing."""
+    from mir.io import read_table
+
+    manifest = read_table(cfg.paths.manifest)
+    root = Path(cfg.features.cache_dir) / cfg.features.cache_key()
+    jobs = []
+    for path, checksum in zip(manifest["path"], manifest["checksum"]):
+        entry = cache_entry(root, checksum)
+        if not (entry.with_suffix(".npz").exists() or entry.with_suffix(".err").exists()):
+            jobs.append(Job(path=str(path), entry=str(entry)))
+    # identical audio twice (e.g. a duplicate) is computed once
+    jobs = list({j.entry: j for j in jobs}.values())
+    return manifest, jobs
+
+
+def batches(jobs: list[Job], size: int) -> list[list[Job]]:
+    return [jobs[i : i + size] for i in range(0, len(jobs), size)]
+
+
+def compute(jobs: list[Job], *, fp: "FeatureParams", silence_db: float = -60.0, progress: bool = True) -> int:
+    """Featurise ``jobs`` with the configured engine; return how many were computed."""
+    from tqdm.auto import tqdm
+
+    if not jobs:
+        return 0
+    workers = fp.workers or os.cpu_count() or 1
+    bar = tqdm(total=len(jobs), desc="featurize", unit="clip", disable=not progress)
+    size = max(1, min(8, len(jobs) // (4 * workers)))
+    work = batches(jobs, size)
+    if fp.engine == "dask":
+        _compute_dask(work, fp=fp, silence_db=silence_db, workers=workers, bar=bar)
+    elif workers == 1 or len(jobs) < 4:
+        for b in work:
+            run_batch(b, fp, silence_db)
+            bar.update(len(b))
+    else:
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+        # forkserver: safe when the caller has threads (Prefect, TensorFlow), cheaper than spawn
+        ctx = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
+            pending, it = set(), iter(work)
+            for b in it:  # a bounded window of batches in flight
+                pending.add(ex.submit(run_batch, b, fp, silence_db))
+                if len(pending) >= 2 * workers:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for f in done:
+                        bar.update(len(f.result()))
+            for f in pending:
+                bar.update(len(f.result()))
+    bar.close()
+    return len(jobs)
+
+
+def _compute_dask(work: list[list[Job]], *, fp, silence_db: float, workers: int, bar) -> None:
+    """Run batches on a Dask cluster (``features.dask_address``) or a local one."""
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    if fp.dask_address:
+        client, cluster = Client(fp.dask_address), None
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    try:
+        it = iter(work)
+        first = [client.submit(run_batch, b, fp, silence_db, pure=False) for b, _ in zip(it, range(2 * workers))]
+        ac = as_completed(first)
+        for f in ac:
+            bar.update(len(f.result()))
+            nxt = next(it, None)
+            if nxt is not None:
+                ac.add(client.submit(run_batch, nxt, fp, silence_db, pure=False))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def pack(cfg: "Config", manifest, *, n_computed: int = 0, progress: bool = True) -> Path:
+    """Stream the cache entries of ``manifest`` into the feature store under ``paths.features``."""
     import pandas as pd
     from tqdm.auto import tqdm
 
     from mir.io import atomic_dir, write_csv, write_json
 
     fp = cfg.features
-    manifest = pd.read_csv(cfg.paths.manifest)
-    T = clip_frames(fp)
-    n = len(manifest)
+    root = Path(fp.cache_dir) / fp.cache_key()
+    n, T = len(manifest), clip_frames(fp)
     out = Path(cfg.paths.features)
     ok = np.zeros(n, dtype=bool)
     stats_rows: list[dict[str, Any]] = []
     rejected: list[dict[str, str]] = []
     with atomic_dir(out) as tmp:
         store = np.lib.format.open_memmap(tmp / "logmel.npy", mode="w+", dtype=np.float16, shape=(n, fp.n_mels, T))
-        results = iter_features(manifest["path"].tolist(), fp=fp, workers=fp.workers or None)
-        for i, (S, stats, err) in enumerate(tqdm(results, total=n, desc="featurize", unit="clip",
-                                                 disable=not progress)):
-            row = manifest.iloc[i]
-            if err is not None:
-                rejected.append({"path": row["path"], "genre": row["genre"], "stage": "featurize", "reason": err})
+        mf = (np.lib.format.open_memmap(tmp / "mfcc.npy", mode="w+", dtype=np.float16, shape=(n, fp.n_mfcc, T))
+              if fp.n_mfcc else None)
+        for i, row in enumerate(tqdm(manifest.itertuples(index=False), total=n, desc="pack", unit="clip",
+                                     disable=not progress)):
+            arrays, err = _read_entry(cache_entry(root, row.checksum))
+            if arrays is None:
+                rejected.append({"clip_id": row.clip_id, "path": row.path, "genre": row.genre, "stage": "featurize",
+                                 "reason": err or "no cache entry (featurisation did not run)"})
                 continue
-            store[i] = S
+            store[i] = arrays["logmel"]
+            if mf is not None:
+                mf[i] = arrays["mfcc"]
             ok[i] = True
-            stats_rows.append({"clip_id": row["clip_id"], "genre": row["genre"], "split": row["split"], **stats})
+            stats = dict(zip(arrays["stats_names"].tolist(), arrays["stats_values"].tolist()))
+            stats_rows.append({"clip_id": row.clip_id, "genre": row.genre, "split": row.split, **stats})
         store.flush()
-        del store
+        del store, mf
         index = manifest[["clip_id", "genre", "split"]].copy()
         index.insert(0, "row", np.arange(n))
         write_csv(tmp / "index.csv", index[ok])
         write_csv(tmp / "stats.csv", pd.DataFrame(stats_rows))
-        write_csv(tmp / "rejected.csv", pd.DataFrame(rejected, columns=["path", "genre", "stage", "reason"]))
-        write_json(tmp / "meta.json", {"params": fp.model_dump(), "shape": [n, fp.n_mels, T],
-                                       "n_ok": int(ok.sum()), "n_rejected": len(rejected)})
-    print(f"featurize: {int(ok.sum())} clips × {fp.n_mels} mels × {T} frames, {len(rejected)} rejected → {out}")
-    for r in rejected[:10]:
-        print(f"  rejected {r['path']}: {r['reason']}")
+        write_csv(tmp / "rejected.csv", pd.DataFrame(rejected, columns=["clip_id", "path", "genre", "stage", "reason"]))
+        write_json(tmp / "meta.json", {"params": fp.model_dump(exclude={"workers", "engine", "dask_address"}),
+                                       "cache_key": fp.cache_key(), "shape": [n, fp.n_mels, T], "n_ok": int(ok.sum()),
+                                       "n_rejected": len(rejected), "n_computed": n_computed,
+                                       "n_cached": n - n_computed})
     return out
+
+
+def featurize(cfg: "Config", *, progress: bool = True) -> Path:
+    """Stage ``featurize``: plan → compute (cache misses only) → pack. Returns the store's path."""
+    from mir.datasets.ingest import check_reject_fraction
+
+    manifest, jobs = plan(cfg)
+    n_computed = compute(jobs, fp=cfg.features, silence_db=cfg.audio.silence_db, progress=progress)
+    out = pack(cfg, manifest, n_computed=n_computed, progress=progress)
+    store = FeatureStore(out)
+    rejected = store.rejected()
+    print(f"featurize: {len(store.index)} clips × {cfg.features.n_mels} mels × {store.logmel.shape[2]} frames "
+          f"({n_computed} computed, {len(manifest) - n_computed} from cache), {len(rejected)} rejected → {out}")
+    for r in rejected.head(10).itertuples():
+        print(f"  rejected {r.clip_id}: {r.reason}")
+    check_reject_fraction(len(rejected), len(manifest), limit=cfg.data.max_reject_fraction,
+                          table=str(out / "rejected.csv"))
+    return out
+
+
+def iter_features(paths: list[str], *, fp: "FeatureParams", workers: int | None = None, silence_db: float = -60.0):
+    """Yield ``(logmel_db | None, stats | None, error | None)`` per path, in order, without caching.
+
+    For ad-hoc folders (new music): a bounded window of clips in flight on a
+    process pool, so memory does not grow with the number of clips.
+    """
+    from collections import deque
+
+    workers = workers or os.cpu_count() or 1
+    jobs = ((p, fp, silence_db) for p in paths)
+    if workers == 1 or len(paths) < 4:
+        yield from (_one(*j) for j in jobs)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
+        pending: deque = deque()
+        for job in jobs:
+            pending.append(ex.submit(_one, *job))
+            if len(pending) >= 4 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _one(path: str, fp: "FeatureParams", silence_db: float):
+    from mir.audio import AudioError
+
+    try:
+        S, stats = featurize_file(path, fp=fp, silence_db=silence_db)
+        return S.astype(np.float16), stats, None
+    except (AudioError, OSError) as err:
+        return None, None, str(err)
 
 
 class FeatureStore:
     """Read access to a feature folder written by :func:`featurize` (memory-mapped)."""
 
     def __init__(self, path: str | os.PathLike[str]):
-        import pandas as pd
+        from mir.io import read_table
 
         self.path = Path(path)
         self.logmel = np.load(self.path / "logmel.npy", mmap_mode="r")
-        self.index = pd.read_csv(self.path / "index.csv")
+        self.index = read_table(self.path / "index.csv")
 
     def split(self, name: str):
         """Index rows of one split (``train``/``valid``/``test``)."""
         return self.index[self.index["split"] == name].reset_index(drop=True)
 
     def stats(self):
-        import pandas as pd
+        from mir.io import read_table
 
-        return pd.read_csv(self.path / "stats.csv")
+        return read_table(self.path / "stats.csv")
+
+    def rejected(self):
+        from mir.io import read_table
+
+        return read_table(self.path / "rejected.csv")

@@ -43,7 +43,8 @@ def monitor(cfg: "Config", *, new_dir: str | Path | None = None, progress: bool 
     model, info = load_model(cfg)
     genres = info["genres"]
     rows, mels, rejected = [], [], []
-    results = iter_features([str(p) for p, _ in clips], fp=cfg.features, workers=cfg.features.workers or None)
+    results = iter_features([str(p) for p, _ in clips], fp=cfg.features, workers=cfg.features.workers or None,
+                            silence_db=cfg.audio.silence_db)
     for (path, genre), (S, stats, err) in tqdm(zip(clips, results), total=len(clips), desc="monitor",
                                               unit="clip", disable=not progress):
         if err is not None:

@@ -28,13 +28,12 @@ def _load(path: Path) -> dict[str, Any] | None:
 
 
 def _history_png(csv: Path) -> bytes | None:
-    import pandas as pd
-
+    from mir.io import read_table
     from mir.reports.html import figure_png, mpl
 
     if not csv.exists():
         return None
-    h = pd.read_csv(csv)
+    h = read_table(csv)
     plt = mpl()
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.4))
     for col, ax in (("loss", a), ("accuracy", b)):

@@ -21,17 +21,15 @@ class DataValidationError(RuntimeError):
 
 def validate(cfg: "Config", *, progress: bool = True) -> dict:
     """Stage ``validate``; returns the summary written to ``metrics/validation.json``."""
-    import pandas as pd
-
-    from mir.io import write_json
+    from mir.io import read_table, write_json
     from mir.validation.manifest import validate_manifest
 
-    vp = cfg.validate
-    manifest = pd.read_csv(cfg.paths.manifest)
+    ap = cfg.audio
+    manifest = read_table(cfg.paths.manifest)
     docs = Path(cfg.paths.reports) / "validation"
     res = validate_manifest(
-        manifest, genres=cfg.genres, min_duration_s=vp.min_duration_s, max_duration_s=vp.max_duration_s,
-        sample_rates=vp.sample_rates, max_channels=vp.max_channels, docs_dir=docs,
+        manifest, genres=cfg.genres, min_duration_s=ap.min_duration_s, max_duration_s=ap.max_duration_s,
+        max_channels=ap.max_channels, docs_dir=docs,
     )
     summary = {"manifest": {"success": res.success, "n_expectations": res.n_expectations,
                             "n_failed": res.n_failed, "failures": res.failures}}

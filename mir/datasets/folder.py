@@ -1,0 +1,239 @@
+"""Any genre-per-folder collection: ``<root>/<genre>/**/*.{mp3,wav,ogg,flac,au}``.
+
+Extensions are matched case-insensitively; hidden files and folders (names
+starting with ``.``, such as the temporary files of an interrupted copy) and
+non-audio files are ignored; sub-folders of a genre folder are searched
+recursively. A clip's id is its path relative to the genre root, without the
+extension (``"rock/song1"``, ``"rock/live/song2"``).
+
+Split modes:
+
+- ``"random"``: ``split=None`` on every clip; the ingest stage assigns a seeded,
+  stratified split.
+- ``"dirs"``: ``<root>/train/<genre>/...`` (required), ``<root>/valid/<genre>/...``
+  and ``<root>/test/<genre>/...`` (optional); the split is the top folder's name
+  and is not part of the clip id (an id found under two split folders is an error).
+- ``"files"``: ``<root>/<genre>/...`` plus ``<root>/train.txt``, ``valid.txt`` and
+  ``test.txt`` (at least one), each listing clips one per line by relative path
+  (``genre/name.ext``) or id (``genre/name``). A listed extension need not be the
+  file's (``blues.00029.wav`` in a list matches ``blues.00029.mp3`` on disk).
+  Clips in no list are left out, with a one-line warning giving the count.
+
+``group_by="artist"`` fills :attr:`Clip.group` with the file's artist tag
+(:func:`read_artist`), so the ingest stage can keep an artist within one split.
+
+The loader only reads: nothing is written into the dataset folder.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path, PurePosixPath
+
+from mir.datasets.base import SPLITS, Clip
+
+__all__ = ["AUDIO_EXTENSIONS", "GROUP_BY", "SPLIT_MODES", "list_clips", "read_artist"]
+
+log = logging.getLogger(__name__)
+
+SPLIT_MODES = ("random", "dirs", "files")
+GROUP_BY = (None, "artist")
+AUDIO_EXTENSIONS = (".mp3", ".wav", ".ogg", ".flac", ".au")
+
+
+def read_artist(path: str | Path) -> str | None:
+    """The artist tag of an audio file, read with mutagen.
+
+    Parameters
+    ----------
+    path : str or Path
+        An audio file: ID3 ``TPE1`` (MP3, and WAV/AIFF with an ID3 chunk), Vorbis
+        comment ``artist`` (Ogg Vorbis/Opus, FLAC) or MP4 ``©ART``.
+
+    Returns
+    -------
+    str or None
+        The first non-empty artist value, stripped; ``None`` when the file has no
+        artist tag, has no tags at all, or cannot be read. Never raises.
+    """
+    try:
+        import mutagen
+
+        f = mutagen.File(path)
+        tags = getattr(f, "tags", None)
+        if not tags:
+            return None
+        values: list = []
+        if hasattr(tags, "getall"):  # ID3 (mp3, wav, aiff)
+            for frame in tags.getall("TPE1"):
+                values.extend(frame.text)
+        else:  # Vorbis comments (ogg, flac), MP4, APEv2: case-insensitive keys
+            for key in ("artist", "ARTIST", "Artist", "\xa9ART"):
+                try:
+                    v = tags[key]
+                except (KeyError, ValueError, TypeError):
+                    continue
+                values.extend(v if isinstance(v, list) else [v])
+                break
+        for v in values:
+            s = str(v).strip()
+            if s:
+                return s
+        return None
+    except Exception:  # noqa: BLE001 - a broken or odd file must not stop listing
+        return None
+
+
+def _visible(rel: Path) -> bool:
+    return not any(part.startswith(".") for part in rel.parts)
+
+
+def _audio_files(gdir: Path) -> list[Path]:
+    """Audio files under one genre folder (recursively), hidden ones skipped, sorted."""
+    out = []
+    for f in gdir.rglob("*"):
+        if f.suffix.lower() in AUDIO_EXTENSIONS and _visible(f.relative_to(gdir)) and f.is_file():
+            out.append(f)
+    return sorted(out)
+
+
+def _genre_dirs(base: Path) -> dict[str, Path]:
+    return {d.name: d for d in sorted(base.iterdir()) if d.is_dir() and not d.name.startswith(".")}
+
+
+def _clip_id(genre: str, gdir: Path, f: Path) -> str:
+    return str(PurePosixPath(genre, *f.relative_to(gdir).with_suffix("").parts))
+
+
+def _select(available: list[str], genres, where: Path) -> list[str]:
+    if genres is None:
+        return available
+    genres = list(genres)
+    missing = [g for g in genres if g not in available]
+    if missing:
+        raise ValueError(f"genre folder(s) {', '.join(missing)} not found in {where}; "
+                         f"available: {', '.join(available) or '(none)'}")
+    return [g for g in available if g in set(genres)]
+
+
+def _collect(base: Path, genres, split: str | None, group_by: str | None) -> list[Clip]:
+    """Clips of every selected genre folder under ``base``; ValueError on a duplicate id."""
+    dirs = _genre_dirs(base)
+    clips: dict[str, Clip] = {}
+    for genre in genres:
+        gdir = dirs.get(genre)
+        if gdir is None:
+            continue
+        for f in _audio_files(gdir):
+            cid = _clip_id(genre, gdir, f)
+            if cid in clips:
+                raise ValueError(f"clip id {cid!r} is not unique: {clips[cid].path} and {f}")
+            group = read_artist(f) if group_by == "artist" else None
+            clips[cid] = Clip(clip_id=cid, path=f, genre=genre, split=split, group=group)
+    return list(clips.values())
+
+
+def _list_id(line: str) -> str:
+    """A split-list entry as a clip id: posix separators, no ``./``, no audio extension."""
+    p = PurePosixPath(line.strip().replace("\\", "/"))
+    if p.suffix.lower() in AUDIO_EXTENSIONS:
+        p = p.with_suffix("")
+    return str(p)
+
+
+def _read_lists(root: Path) -> dict[str, str]:
+    """``{clip_id: split}`` from ``<root>/{train,valid,test}.txt``."""
+    found = {s: root / f"{s}.txt" for s in SPLITS if (root / f"{s}.txt").is_file()}
+    if not found:
+        raise ValueError(f"split='files' needs {root}/train.txt (and optionally valid.txt, test.txt); none found")
+    split_of: dict[str, str] = {}
+    for s, path in found.items():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            cid = _list_id(line)
+            if split_of.get(cid, s) != s:
+                raise ValueError(f"clip {cid!r} is listed in both {split_of[cid]}.txt and {s}.txt")
+            split_of[cid] = s
+    return split_of
+
+
+def list_clips(root: str | Path, *, genres: list[str] | tuple[str, ...] | None = None, split: str = "random",
+               group_by: str | None = None) -> list[Clip]:
+    """Every audio file of a genre-per-folder dataset, labelled by its folder.
+
+    Parameters
+    ----------
+    root : str or Path
+        The dataset folder (``<root>/<genre>/...``, or ``<root>/<split>/<genre>/...``
+        for ``split="dirs"``).
+    genres : sequence of str, optional
+        Only these genres; each must exist as a folder. ``None``: every folder.
+    split : {"random", "dirs", "files"}
+        Where the train/valid/test split comes from (see the module docstring).
+    group_by : {None, "artist"}
+        ``"artist"``: ``Clip.group`` is the file's artist tag (``None`` when untagged);
+        ``None``: no grouping.
+
+    Returns
+    -------
+    list of Clip
+        Sorted by ``clip_id``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``root`` (or ``root/train`` for ``"dirs"``) does not exist.
+    ValueError
+        For an unknown mode, requested genres with no folder (the message names those
+        available), a dataset with no audio, a clip id found twice (two extensions of one
+        file, or one id under two split folders), a clip listed in two split files, or,
+        for ``"files"``, no list file.
+    """
+    if split not in SPLIT_MODES:
+        raise ValueError(f"split must be one of {', '.join(SPLIT_MODES)}; got {split!r}")
+    if group_by not in GROUP_BY:
+        raise ValueError(f"group_by must be None or 'artist'; got {group_by!r}")
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"dataset folder {root} does not exist")
+
+    if split == "dirs":
+        if not (root / "train").is_dir():
+            raise FileNotFoundError(f"split='dirs' needs {root}/train/<genre>/ (and optionally valid/, test/)")
+        bases = {s: root / s for s in SPLITS if (root / s).is_dir()}
+        available = sorted({g for b in bases.values() for g in _genre_dirs(b)})
+        wanted = _select(available, genres, root)
+        clips: list[Clip] = []
+        where: dict[str, str] = {}
+        for s, base in bases.items():
+            for c in _collect(base, wanted, s, group_by):
+                if c.clip_id in where:
+                    raise ValueError(f"clip id {c.clip_id!r} appears under both {where[c.clip_id]}/ and {s}/")
+                where[c.clip_id] = s
+                clips.append(c)
+    else:
+        wanted = _select(list(_genre_dirs(root)), genres, root)
+        clips = _collect(root, wanted, None, group_by)
+        if split == "files":
+            split_of = _read_lists(root)
+            if not clips:
+                raise ValueError(f"no audio files in {root}/<genre>/")
+            kept = [replace(c, split=split_of[c.clip_id]) for c in clips if c.clip_id in split_of]
+            unlisted = len(clips) - len(kept)
+            if unlisted:
+                log.warning("%s: %d clip(s) in no split list (train/valid/test.txt) left out", root, unlisted)
+            in_genres = {cid for cid in split_of if cid.split("/", 1)[0] in set(wanted)}
+            absent = len(in_genres - {c.clip_id for c in kept})
+            if absent:
+                log.info("%s: %d listed clip(s) have no audio file", root, absent)
+            if not kept:
+                raise ValueError(f"none of the {len(clips)} audio file(s) under {root} is listed in "
+                                 f"train.txt / valid.txt / test.txt (entries are 'genre/name' or 'genre/name.ext')")
+            clips = kept
+
+    if not clips:
+        raise ValueError(f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) found under {root}"
+                         + (f" for genres {', '.join(wanted)}" if genres is not None else ""))
+    return sorted(clips, key=lambda c: c.clip_id)
