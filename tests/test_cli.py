@@ -48,3 +48,11 @@ def test_dvc_yaml_paths_match_config():
     assert p.features in outs["featurize"] and p.models in outs["train"]
     assert f"{p.metrics}/eval.json" in outs["evaluate"] and f"{p.plots}/confusion.csv" in outs["evaluate"]
     assert f"{p.reports}/index.html" in outs["report"]
+
+
+def test_flow_module_is_installed_with_the_package(tmp_path):
+    # `mir flow run` must work from any project folder, not only from the repository root
+    r = subprocess.run([sys.executable, "-c", "import flows.pipeline as p; print(p.pipeline.name)"],
+                       cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "mir-pipeline" in r.stdout
