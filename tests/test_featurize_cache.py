@@ -116,3 +116,16 @@ def test_kill_9_at_any_point_then_resume_gives_identical_results(project, tiny_p
     np.testing.assert_array_equal(np.load(a / "logmel.npy"), np.load(b / "logmel.npy"))
     for name in ("index.csv", "stats.csv", "rejected.csv"):
         assert (a / name).read_text() == (b / name).read_text()
+
+
+def test_dask_engine_matches_process_engine(project, tiny_params, tmp_path_factory):
+    """features.engine: dask — through the CLI's stage function (a local cluster) gives the same store."""
+    _setup(project, tiny_params, 3)
+    ref = tmp_path_factory.mktemp("ref")
+    _run(project)
+    shutil.copytree(project / "data/features", ref / "features")
+    tiny_params["features"].update({"engine": "dask", "workers": 2, "cache_dir": "data/cache2"})
+    (project / "params.yaml").write_text(yaml.safe_dump(tiny_params))
+    meta = _run(project)
+    assert meta["n_computed"] == 6
+    np.testing.assert_array_equal(np.load(project / "data/features/logmel.npy"), np.load(ref / "features/logmel.npy"))

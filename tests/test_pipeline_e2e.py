@@ -123,3 +123,17 @@ def test_prefect_flow_end_to_end(project, tiny_params, prefect_harness):
     results = pipeline(params=str(project / "params.yaml"))
     assert list(results) == [s.name for s in STAGES]
     _check_artifacts(project, sorted(tiny_params["synth"]["genres"]))
+
+
+def test_prefect_flow_featurizes_on_dask(project, tiny_params, prefect_harness):
+    """features.engine: dask in the flow: featurize runs on prefect-dask's DaskTaskRunner (LocalCluster)."""
+    from flows.pipeline import pipeline
+    from mir.io import read_json
+
+    tiny_params["synth"]["clips_per_genre"] = 4
+    tiny_params["features"].update({"engine": "dask", "workers": 2})
+    (project / "params.yaml").write_text(yaml.safe_dump(tiny_params, sort_keys=False))
+    results = pipeline(params=str(project / "params.yaml"), stages=["data", "ingest", "featurize"])
+    assert list(results) == ["data", "ingest", "featurize"]
+    meta = read_json(project / "data/features/meta.json")
+    assert meta["n_ok"] == 12 and meta["n_computed"] == 12

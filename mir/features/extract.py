@@ -185,8 +185,10 @@ def _compute_dask(work: list[list[Job]], *, fp, silence_db: float, workers: int,
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
     try:
+        from itertools import islice
+
         it = iter(work)
-        first = [client.submit(run_batch, b, fp, silence_db, pure=False) for b, _ in zip(it, range(2 * workers))]
+        first = [client.submit(run_batch, b, fp, silence_db, pure=False) for b in islice(it, 2 * workers)]
         ac = as_completed(first)
         for f in ac:
             bar.update(len(f.result()))
@@ -244,12 +246,10 @@ def pack(cfg: "Config", manifest, *, n_computed: int = 0, progress: bool = True)
     return out
 
 
-def featurize(cfg: "Config", *, progress: bool = True) -> Path:
-    """Stage ``featurize``: plan → compute (cache misses only) → pack. Returns the store's path."""
+def finish(cfg: "Config", manifest, *, n_computed: int, progress: bool = True) -> Path:
+    """Pack the store, print the summary and rejections, apply ``data.max_reject_fraction``."""
     from mir.datasets.ingest import check_reject_fraction
 
-    manifest, jobs = plan(cfg)
-    n_computed = compute(jobs, fp=cfg.features, silence_db=cfg.audio.silence_db, progress=progress)
     out = pack(cfg, manifest, n_computed=n_computed, progress=progress)
     store = FeatureStore(out)
     rejected = store.rejected()
@@ -260,6 +260,13 @@ def featurize(cfg: "Config", *, progress: bool = True) -> Path:
     check_reject_fraction(len(rejected), len(manifest), limit=cfg.data.max_reject_fraction,
                           table=str(out / "rejected.csv"))
     return out
+
+
+def featurize(cfg: "Config", *, progress: bool = True) -> Path:
+    """Stage ``featurize``: plan → compute (cache misses only) → finish. Returns the store's path."""
+    manifest, jobs = plan(cfg)
+    n_computed = compute(jobs, fp=cfg.features, silence_db=cfg.audio.silence_db, progress=progress)
+    return finish(cfg, manifest, n_computed=n_computed, progress=progress)
 
 
 def iter_features(paths: list[str], *, fp: "FeatureParams", workers: int | None = None, silence_db: float = -60.0):
