@@ -108,7 +108,11 @@ def test_kill_9_at_any_point_then_resume_gives_identical_results(project, tiny_p
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     assert not (project / "data/features").exists() or (project / "data/features/meta.json").exists()
-    assert not list(cache.rglob("*.npz.tmp*"))  # only complete entries under final names
+    finals = [p for p in cache.rglob("*.npz") if not p.name.startswith(".")]
+    assert finals  # the kills left work behind to reuse...
+    for p in finals:  # ...and every entry under a final name is complete (temp files are hidden, never read)
+        with np.load(p) as z:
+            assert z["logmel"].shape[0] == tiny_params["features"]["n_mels"]
     assert _featurize_cmd(project).wait() == 0  # resume
     assert _featurize_cmd(reference).wait() == 0  # uninterrupted
 
