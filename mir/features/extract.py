@@ -156,11 +156,9 @@ def compute(jobs: list[Job], *, fp: "FeatureParams", silence_db: float = -60.0, 
             run_batch(b, fp, silence_db)
             bar.update(len(b))
     else:
-        import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-        # forkserver: safe when the caller has threads (Prefect, TensorFlow), cheaper than spawn
-        ctx = multiprocessing.get_context("forkserver")
+        ctx = _mp_context()
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
             pending, it = set(), iter(work)
             for b in it:  # a bounded window of batches in flight
@@ -173,6 +171,16 @@ def compute(jobs: list[Job], *, fp: "FeatureParams", silence_db: float = -60.0, 
                 bar.update(len(f.result()))
     bar.close()
     return len(jobs)
+
+
+def _mp_context():
+    """forkserver (safe when the caller has threads: Prefect, TensorFlow) with the feature code preloaded,
+    so each worker starts in ~0.2 s."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["mir.features.extract", "mir.audio", "soundfile", "soxr", "scipy.fft"])
+    return ctx
 
 
 def _compute_dask(work: list[list[Job]], *, fp, silence_db: float, workers: int, bar) -> None:
@@ -282,11 +290,9 @@ def iter_features(paths: list[str], *, fp: "FeatureParams", workers: int | None 
     if workers == 1 or len(paths) < 4:
         yield from (_one(*j) for j in jobs)
         return
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    ctx = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as ex:
         pending: deque = deque()
         for job in jobs:
             pending.append(ex.submit(_one, *job))

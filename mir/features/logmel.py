@@ -18,14 +18,40 @@ import numpy as np
 AMIN = 1e-10
 
 
+def hz_to_mel(f: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale (linear below 1 kHz, logarithmic above), as librosa's default."""
+    f = np.asarray(f, dtype=np.float64)
+    f_sp, min_log_hz, logstep = 200.0 / 3, 1000.0, np.log(6.4) / 27.0
+    mels = f / f_sp
+    return np.where(f >= min_log_hz, min_log_hz / f_sp + np.log(np.maximum(f, 1e-10) / min_log_hz) / logstep, mels)
+
+
+def mel_to_hz(m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    f_sp, min_log_hz, logstep = 200.0 / 3, 1000.0, np.log(6.4) / 27.0
+    min_log_mel = min_log_hz / f_sp
+    return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
+
+
 @lru_cache(maxsize=8)
 def mel_basis(*, sr: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None):
-    """The (n_mels, 1 + n_fft // 2) Slaney mel filterbank, float32, as a sparse CSR matrix (cached)."""
-    import librosa
+    """The (n_mels, 1 + n_fft // 2) Slaney-normalised mel filterbank, float32, as a sparse CSR matrix.
+
+    The same matrix as ``librosa.filters.mel`` (Slaney scale and area normalisation),
+    computed here so worker processes need not import librosa (≈ 1 s each).
+    """
     import scipy.sparse
 
-    dense = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax).astype(np.float32)
-    return scipy.sparse.csr_matrix(dense)
+    fmax = sr / 2 if fmax is None else fmax
+    fft_freqs = np.linspace(0, sr / 2, 1 + n_fft // 2)
+    mel_f = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+    fdiff = np.diff(mel_f)
+    ramps = mel_f[:, None] - fft_freqs[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_f[2 : n_mels + 2] - mel_f[:n_mels]))[:, None]
+    return scipy.sparse.csr_matrix(weights.astype(np.float32))
 
 
 @lru_cache(maxsize=8)
