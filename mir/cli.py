@@ -38,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     dsub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     dsub.add_parser("prepare", help=BY_NAME["data"].help)
     dsub.add_parser("new", help=BY_NAME["new_music"].help)
+    dl = dsub.add_parser("download", help="download a dataset (the only commands that use the network)")
+    dl.add_argument("dataset", choices=["fma"], help="fma: metadata + audio archives, SHA-1 checked, resumable")
+    dl.add_argument("--subset", choices=["small", "medium", "large", "full"], default=None,
+                    help="default: fma.subset from params")
+    dl.add_argument("--root", default=None, help="destination folder (default: fma.root from params)")
+    dl.add_argument("--base-url", default=None, help="default: fma.base_url from params")
 
     for s in STAGES:
         if s.name in ("data", "new_music"):
@@ -94,6 +100,19 @@ def _dispatch(args: argparse.Namespace, cfg, *, progress: bool) -> int:
         import json
 
         print(json.dumps(cfg.model_dump(by_alias=True), indent=2))
+        return 0
+    if args.command == "data" and args.data_command == "download":
+        from mir.datasets.download import DownloadError, download_fma
+
+        try:
+            summary = download_fma(args.root or cfg.fma.root, subset=args.subset or cfg.fma.subset,
+                                   base_url=args.base_url or cfg.fma.base_url, progress=progress)
+        except DownloadError as err:
+            print(f"mir data download: {err}", file=sys.stderr)
+            return 1
+        bad = summary["checksum_failures"]
+        print(f"fma {summary['subset']}: {summary['n_audio']} audio files in {summary['audio_dir']}; "
+              f"{len(bad)} failed their checksum (the pipeline rejects unusable clips with a reason)")
         return 0
     if args.command == "data":
         stages.run("data" if args.data_command == "prepare" else "new_music", cfg, progress=progress)

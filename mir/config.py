@@ -123,6 +123,7 @@ class FmaParams(_Section):
     root: str = "data/external/fma"
     subset: Literal["small", "medium", "large", "full"] = "small"
     balance: bool = False
+    base_url: str = "https://os.unil.cloud.switch.ch/fma/"  # where `mir data download fma` fetches from
 
 
 class AudioParams(_Section):

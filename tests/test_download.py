@@ -317,3 +317,19 @@ def test_download_fma_published_sha1s_by_default(fma_server, tmp_path):
         download_fma(tmp_path / "fma", base_url=fma_server.url + "fma", progress=False)
     with pytest.raises(ValueError, match="subset"):
         download_fma(tmp_path / "fma", subset="tiny")
+
+
+def test_cli_download_reports_a_bad_archive_in_one_line(fma_server, tmp_path):
+    """`mir data download fma` checks the published SHA-1: a fixture archive can't match it → exit 1, one line."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    r = subprocess.run([sys.executable, "-m", "mir.cli", "--params", str(ROOT / "params.yaml"), "-q", "data",
+                        "download", "fma", "--root", str(tmp_path / "fma"), "--base-url", fma_server.url + "fma"],
+                       cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 1
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("mir data download:")]
+    assert len(lines) == 1 and "sha1" in lines[0].lower()
+    assert not (tmp_path / "fma" / "fma_metadata.zip").exists()  # a bad archive is never kept
