@@ -75,3 +75,17 @@ def test_ingest_stage_keeps_dataset_splits_and_writes_manifest(project, tiny_par
     assert set(m["split"]) <= {"train", "valid", "test"}
     assert np.all(m.groupby("genre")["split"].apply(lambda s: (s == "test").sum()) >= 1)
     assert (m[m["clip_id"].str.endswith(".0")]["split"] == "test").all()  # the dataset's own split is kept
+
+
+def test_dataset_split_without_test_part_uses_valid_as_test(tmp_path):
+    rows = []
+    for k, g in enumerate("ab"):
+        for i in range(10):
+            p = write_audio(tmp_path / g / f"{i}.wav", tone(0.5, freq=200 + 30 * i + 7 * k, seed=i))
+            rows.append({"clip_id": f"{g}/{i}", "path": str(p), "genre": g, "split": "valid" if i < 3 else "train"})
+    m, _ = build_manifest(pd.DataFrame(rows), audio=AudioParams(min_duration_s=0.1), seed=0, valid_fraction=0.25,
+                          test_fraction=0.2, progress=False)
+    s = m.set_index("clip_id")["split"]
+    assert (s[[f"{g}/{i}" for g in "ab" for i in range(3)]] == "test").all()
+    rest = s[[f"{g}/{i}" for g in "ab" for i in range(3, 10)]]
+    assert set(rest) == {"train", "valid"}

@@ -116,11 +116,19 @@ def build_manifest(
                 rows.append({"clip_id": rec["clip_id"], "path": rec["path"], "genre": rec["genre"],
                              "given_split": rec.get("split"), "group": rec.get("group"), **res})
     m = pd.DataFrame(rows, columns=[c for c in MANIFEST_COLUMNS if c != "split"] + ["given_split", "group"])
-    given = m["given_split"].where(m["given_split"].notna(), None)
-    groups = m["group"].where(m["group"].notna(), None).tolist()
+    given = m["given_split"].astype(object).where(m["given_split"].notna(), None).tolist()
+    groups = m["group"].astype(object).where(m["group"].notna(), None).tolist()
+    present = {g for g in given if g is not None}
+    if present and "test" not in present:
+        # the dataset's own split has no test part (e.g. train/ + valid/ folders): its valid part is the
+        # held-out test set, and a seeded validation set is carved out of train
+        print("ingest: the dataset's split has no test part: its 'valid' clips are the test set, "
+              f"{valid_fraction:.0%} of 'train' becomes validation")
+        given = ["test" if g == "valid" else None if g == "train" else g for g in given]
+        test_fraction = 0.0
     assigned = assign_splits(m["clip_id"].tolist(), m["genre"].tolist(), seed=seed, valid_fraction=valid_fraction,
                              test_fraction=test_fraction, groups=groups)
-    m["split"] = [g if g is not None else a for g, a in zip(given.tolist(), assigned)]
+    m["split"] = [g if g is not None else a for g, a in zip(given, assigned)]
     m = m[MANIFEST_COLUMNS].sort_values("clip_id", kind="stable").reset_index(drop=True)
     return m, pd.DataFrame(rejected, columns=REJECTED_COLUMNS)
 
