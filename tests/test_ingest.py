@@ -88,4 +88,4 @@ def test_dataset_split_without_test_part_uses_valid_as_test(tmp_path):
     s = m.set_index("clip_id")["split"]
     assert (s[[f"{g}/{i}" for g in "ab" for i in range(3)]] == "test").all()
     rest = s[[f"{g}/{i}" for g in "ab" for i in range(3, 10)]]
-    assert set(rest) == {"train", "valid"}
+    assert set(rest) == {"train", "valid"}  # no train clip is moved into test

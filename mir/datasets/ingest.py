@@ -57,7 +57,7 @@ def assign_splits(
         n = len(ids)
         n_test, n_valid = round(n * test_fraction), round(n * valid_fraction)
         if n >= 3:
-            n_test = max(n_test, 1)
+            n_test = max(n_test, 1 if test_fraction > 0 else 0)
             n_valid = max(n_valid, 1 if valid_fraction > 0 else 0)
         for i, cid in enumerate(ids):
             split_of[cid] = "test" if i < n_test else "valid" if i < n_test + n_valid else "train"
