@@ -53,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
             sp.add_argument("--new", metavar="DIR", default=None,
                             help="folder of new music, <DIR>/<genre>/*.mp3 (default: paths.new_music)")
 
+    pr = sub.add_parser("predict", help="per-second genre timeline of whole songs with the trained model")
+    pr.add_argument("songs", nargs="+", metavar="SONG", help="audio files of any length (mp3, ogg, wav, flac, au)")
+    pr.add_argument("--out", default="reports/predictions", help="output folder (default: %(default)s)")
+    pr.add_argument("--html", action="store_true", help="also a self-contained HTML page per song")
+    pr.add_argument("--hop", type=float, default=1.0, help="seconds between predictions (default: %(default)s)")
+
     run = sub.add_parser("run", help="run stages in order in this process, without DVC (default: all)")
     run.add_argument("stages", nargs="*", metavar="STAGE", help=f"any of: {', '.join(s.name for s in STAGES)}")
 
@@ -125,6 +131,13 @@ def _dispatch(args: argparse.Namespace, cfg, *, progress: bool) -> int:
         for n in names:
             stages.run(n, cfg, progress=progress)
         return 0
+    if args.command == "predict":
+        from mir.evaluation.predict import predict
+
+        if args.hop <= 0:
+            raise ValueError("--hop must be > 0 seconds")
+        res = predict(cfg, songs=args.songs, out_dir=args.out, html=args.html, hop_s=args.hop, progress=progress)
+        return 1 if any("error" in r for r in res) else 0
     if args.command == "flow":
         from flows.pipeline import pipeline
 
