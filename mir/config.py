@@ -198,6 +198,13 @@ class TrainParams(_Section):
     filters: list[int] = Field(default=[16, 32, 64, 128], min_length=1)
 
 
+class EvaluateParams(_Section):
+    """Evaluation: the baseline reported beside the CNN."""
+
+    baseline: Literal["svm", "logreg", "none"] = "svm"
+    baseline_n_mfcc: int = Field(default=20, ge=1, le=128)
+
+
 class MonitorParams(_Section):
     """Evidently drift report: training features vs new music."""
 
@@ -218,6 +225,7 @@ class Config(_Section):
     audio: AudioParams = AudioParams()
     features: FeatureParams = FeatureParams()
     train: TrainParams = TrainParams()
+    evaluate: EvaluateParams = EvaluateParams()
     monitor: MonitorParams = MonitorParams()
 
     @model_validator(mode="after")

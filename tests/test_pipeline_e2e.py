@@ -42,6 +42,7 @@ def _check_artifacts(root: Path, genres: list[str]):
     m = json.loads((root / "metrics/eval.json").read_text())
     assert 0.0 <= m["accuracy"] <= 1.0 and 0.0 <= m["macro_f1"] <= 1.0
     assert set(m["track"]["per_class"]) == set(genres)
+    assert 0.0 <= m["baseline"]["accuracy"] <= 1.0 and "svm" in m["baseline"]["kind"]  # reported beside the CNN
     drift = json.loads((root / "metrics/drift.json").read_text())
     assert isinstance(drift["dataset_drift"], bool) and drift["n_clips"] > 0
 

@@ -71,12 +71,20 @@ def evaluate(cfg: "Config", *, progress: bool = True) -> dict:
     pred = logp.argmax(axis=1)
     track = classification_metrics(y, pred, genres)
     segment = classification_metrics(y[owner], seg_p.argmax(axis=1), genres)
+    manifest = read_table(cfg.paths.manifest)
     metrics = {
         "track": track,
         "segment": {k: segment[k] for k in ("accuracy", "macro_f1", "n")},
         "accuracy": round(track["accuracy"], 4),
         "macro_f1": round(track["macro_f1"], 4),
     }
+    if cfg.evaluate.baseline != "none":
+        from mir.config import FeatureParams
+        from mir.evaluation.baseline import evaluate_baseline
+
+        fp = FeatureParams(**{k: v for k, v in info["features"].items() if k in FeatureParams.model_fields})
+        metrics["baseline"] = evaluate_baseline(store, manifest, genres, fp=fp, kind=cfg.evaluate.baseline,
+                                                n_mfcc=cfg.evaluate.baseline_n_mfcc, seed=cfg.seed)
     write_json(Path(cfg.paths.metrics) / "eval.json", metrics)
     probs = softmax_rows(logp)
     preds = pd.DataFrame({
@@ -84,9 +92,11 @@ def evaluate(cfg: "Config", *, progress: bool = True) -> dict:
         "confidence": probs.max(axis=1).round(4),
     })
     write_csv(Path(cfg.paths.plots) / "confusion.csv", preds)
-    manifest = read_table(cfg.paths.manifest).set_index("clip_id")
     write_review(Path(cfg.paths.reports) / "eval", preds=preds, probs=probs, genres=genres,
-                 cm=confusion(y, pred, genres), metrics=metrics, paths=manifest["path"].to_dict())
+                 cm=confusion(y, pred, genres), metrics=metrics,
+                 paths=manifest.set_index("clip_id")["path"].to_dict())
+    base = metrics.get("baseline", {})
+    base_s = f"; baseline ({base['kind']}) {base['accuracy']:.3f}" if "accuracy" in base else ""
     print(f"evaluate: track accuracy {track['accuracy']:.3f}, macro-F1 {track['macro_f1']:.3f} "
-          f"on {track['n']} test clips (segment accuracy {segment['accuracy']:.3f})")
+          f"on {track['n']} test clips (segment accuracy {segment['accuracy']:.3f}){base_s}")
     return metrics

@@ -38,7 +38,10 @@ def write_review(out_dir: Path, *, preds, probs: np.ndarray, genres: list[str], 
         f'<div class="card">macro-F1<b>{t["macro_f1"]:.3f}</b></div>'
         f'<div class="card">segment accuracy<b>{metrics["segment"]["accuracy"]:.3f}</b></div>'
         f'<div class="card">test clips<b>{t["n"]}</b></div>'
-        f"<h2>Per genre</h2>{per_class}<h2>Confusion matrix</h2>{img(png, 'confusion matrix')}"
+        + (f'<div class="card">baseline accuracy<b>{metrics["baseline"]["accuracy"]:.3f}</b>'
+           f'<span class="muted">{esc(metrics["baseline"]["kind"])}</span></div>'
+           if "accuracy" in metrics.get("baseline", {}) else "")
+        + f"<h2>Per genre</h2>{per_class}<h2>Confusion matrix</h2>{img(png, 'confusion matrix')}"
         f"<h2>Misclassified clips ({len(wrong)})</h2>"
         + (table(["clip", "true", "predicted", "confidence", "top-3", "listen"], rows, raw_cols=(5,))
            if rows else "<p>None: every test clip was classified correctly.</p>")

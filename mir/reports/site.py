@@ -55,6 +55,8 @@ def build_report(cfg: "Config", *, progress: bool = True) -> Path:
     cards = []
     if m["eval"]:
         cards += [("test accuracy", f"{m['eval']['accuracy']:.3f}"), ("macro-F1", f"{m['eval']['macro_f1']:.3f}")]
+        if "accuracy" in m["eval"].get("baseline", {}):
+            cards.append((f"baseline ({m['eval']['baseline']['kind']})", f"{m['eval']['baseline']['accuracy']:.3f}"))
     if m["drift"]:
         cards.append(("drift on new music", "detected" if m["drift"]["dataset_drift"] else "none"))
         if m["drift"].get("new_music_accuracy") is not None:
