@@ -49,3 +49,44 @@ def test_random_crops_cover_labels_and_change_every_epoch():
     assert chunk_starts(45, 10).tolist() == [0, 10, 20, 30, 35]
     x, owner = segments(X, [1, 2], 20)
     assert x.shape == (6, 2, 20, 1) and owner.tolist() == [0, 0, 0, 1, 1, 1]
+
+
+def test_training_killed_mid_run_resumes_from_its_last_epoch(project, tiny_params):
+    """kill -9 during `mir train`, run it again: it resumes (not restarts) and the history has every epoch once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import pandas as pd
+    import yaml
+
+    from mir import stages
+    from mir.config import load_config
+
+    tiny_params["synth"]["clips_per_genre"] = 4
+    tiny_params["train"].update({"epochs": 8, "patience": 100})
+    (project / "params.yaml").write_text(yaml.safe_dump(tiny_params))
+    cfg = load_config()
+    for s in ("data", "ingest", "featurize"):
+        stages.run(s, cfg, progress=False)
+    runs = project / "data/cache/train-runs"
+    proc = subprocess.Popen([sys.executable, "-m", "mir.cli", "-q", "train"], cwd=project,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        logs = [p for p in runs.glob("*/history.csv") if p.stat().st_size > 0]
+        if logs and len(logs[0].read_text().splitlines()) >= 4 and list(runs.glob("*/backup/*")):
+            break  # three epochs logged and backed up
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    r = subprocess.run([sys.executable, "-m", "mir.cli", "-q", "train"], cwd=project, capture_output=True, text=True,
+                       env={**os.environ})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "resuming after epoch" in r.stdout
+    h = pd.read_csv(project / "plots/train_history.csv")
+    assert h["epoch"].tolist() == list(range(1, 9))
+    assert not list(runs.glob("*"))  # a finished run leaves no backup behind
+    assert (project / "models/model.keras").exists()

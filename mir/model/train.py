@@ -8,6 +8,9 @@ per-epoch history ``plots/train_history.csv`` for ``dvc plots``.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +25,29 @@ def model_paths(cfg: "Config") -> tuple[Path, Path]:
     """``(model.keras, labels.json)`` under ``paths.models``."""
     d = Path(cfg.paths.models)
     return d / "model.keras", d / "labels.json"
+
+
+def run_key(cfg: "Config", store) -> str:
+    """Identity of a training run: its parameters, seed, labels and the exact feature store."""
+    h = hashlib.sha256(json.dumps({"train": cfg.train.model_dump(), "seed": cfg.seed, "genres": cfg.genres},
+                                  sort_keys=True).encode())
+    for name in ("meta.json", "index.csv"):
+        h.update((store.path / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _read_log(path: Path):
+    """The epoch log (1-based epochs; a repeated epoch after a resume keeps its last row)."""
+    import pandas as pd
+
+    if not path.exists() or path.stat().st_size == 0:
+        return pd.DataFrame(columns=["epoch", "loss", "accuracy", "val_loss", "val_accuracy"])
+    h = pd.read_csv(path)
+    h = h[h["epoch"].astype(str) != "epoch"].astype(float)  # headers repeated by append mode
+    h["epoch"] = h["epoch"].astype(int) + 1
+    h = h.drop_duplicates("epoch", keep="last").sort_values("epoch").reset_index(drop=True)
+    cols = ["epoch"] + [c for c in ("accuracy", "loss", "val_accuracy", "val_loss") if c in h.columns]
+    return h[cols + [c for c in h.columns if c not in cols and c != "learning_rate"]]
 
 
 def class_weights(labels: np.ndarray, n_classes: int) -> dict[int, float]:
@@ -74,26 +100,35 @@ def train(cfg: "Config", *, progress: bool = True) -> Path:
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model_path, labels_path = model_paths(cfg)
     model_path.parent.mkdir(parents=True, exist_ok=True)
-    best_path = model_path.with_name(".best.keras")
+    # A killed run resumes from its last finished epoch. The backup lives outside the stage's outputs
+    # (DVC deletes those before a rerun), keyed by everything the training depends on.
+    run_dir = Path(cfg.features.cache_dir).parent / "train-runs" / run_key(cfg, store)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    best_path, log_path = run_dir / "best.keras", run_dir / "history.csv"
+    done = _read_log(log_path)
+    if len(done):
+        print(f"train: resuming after epoch {int(done['epoch'].max())} (backup in {run_dir})")
     callbacks = [
-        keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_loss", save_best_only=True),
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup"), delete_checkpoint=True),
+        keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_loss", save_best_only=True,
+                                        initial_value_threshold=float(done["val_loss"].min()) if len(done) else None),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=tp.patience, restore_best_weights=True),
+        keras.callbacks.CSVLogger(str(log_path), append=True),
     ]
     t0 = time.perf_counter()
-    hist = model.fit(train_ds, validation_data=(xv, yv), epochs=tp.epochs, callbacks=callbacks,
-                     class_weight=class_weights(y_tr, len(genres)), verbose=2 if progress else 0)
+    model.fit(train_ds, validation_data=(xv, yv), epochs=tp.epochs, callbacks=callbacks,
+              class_weight=class_weights(y_tr, len(genres)), verbose=2 if progress else 0)
     seconds = time.perf_counter() - t0
-    h = pd.DataFrame(hist.history)
-    h.insert(0, "epoch", np.arange(1, len(h) + 1))
+    h = _read_log(log_path)
     best = int(h["val_loss"].idxmin())
     best_model = keras.models.load_model(best_path) if best_path.exists() else model
     with atomic_path(model_path) as tmp:
         best_model.save(tmp)
-    best_path.unlink(missing_ok=True)
     write_json(labels_path, {"genres": genres, "features": cfg.features.model_dump(), "chunk_frames": chunk,
                              "arch": tp.arch})
     write_csv(Path(cfg.paths.plots) / "train_history.csv", h.round(5))
-    n_examples = len(train_ds.items) * len(h)
+    shutil.rmtree(run_dir, ignore_errors=True)  # finished: nothing to resume
+    n_examples = len(train_ds.items) * max(len(h) - len(done), 1)
     metrics = {
         "backend": backend, "epochs_run": len(h), "best_epoch": best + 1,
         "best_val_loss": round(float(h["val_loss"][best]), 5),
