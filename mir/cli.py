@@ -48,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     for s in STAGES:
         if s.name in ("data", "new_music"):
             continue
-        sp = sub.add_parser(s.name, help=s.help)
+        sp = sub.add_parser(s.name.replace("_", "-"), help=s.help)
         if s.name == "monitor":
             sp.add_argument("--new", metavar="DIR", default=None,
                             help="folder of new music, <DIR>/<genre>/*.mp3 (default: paths.new_music)")
@@ -144,7 +144,7 @@ def _dispatch(args: argparse.Namespace, cfg, *, progress: bool) -> int:
         pipeline(params=args.params, stages=args.stages or None)
         return 0
     kwargs = {"new_dir": args.new} if args.command == "monitor" else {}
-    stages.run(args.command, cfg, progress=progress, **kwargs)
+    stages.run(args.command.replace("-", "_"), cfg, progress=progress, **kwargs)
     return 0
 
 

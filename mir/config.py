@@ -198,6 +198,16 @@ class TrainParams(_Section):
     filters: list[int] = Field(default=[16, 32, 64, 128], min_length=1)
 
 
+class ValidateParams(_Section):
+    """Great Expectations gates: which suites stop the pipeline, and the feature suite's tolerance."""
+
+    blocking: list[Literal["manifest", "features"]] = ["manifest", "features"]
+    feature_bounds_k: float = Field(default=6.0, gt=0)  # band mean/std within median ± k·MAD of training clips
+    feature_mostly: float = Field(default=0.99, gt=0, le=1)  # share of clips that must be within those bounds
+    db_min: float = -100.0
+    db_max: float = 80.0
+
+
 class EvaluateParams(_Section):
     """Evaluation: the baseline reported beside the CNN."""
 
@@ -223,10 +233,18 @@ class Config(_Section):
     gtzan: GtzanParams = GtzanParams()
     fma: FmaParams = FmaParams()
     audio: AudioParams = AudioParams()
+    validate_: ValidateParams = Field(default=ValidateParams(), alias="validate")
     features: FeatureParams = FeatureParams()
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
     monitor: MonitorParams = MonitorParams()
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @property
+    def validate(self) -> ValidateParams:  # type: ignore[override]
+        """The ``validate:`` section (``validate`` is also a pydantic method name)."""
+        return self.validate_
 
     @model_validator(mode="after")
     def _genres_exist(self) -> "Config":

@@ -32,6 +32,8 @@ STAGES: tuple[Stage, ...] = (
     Stage("ingest", "mir.datasets.ingest:ingest", "probe, hash and split every clip → manifest", True),
     Stage("validate", "mir.validation.gate:validate", "Great Expectations gate on the manifest"),
     Stage("featurize", "mir.features.extract:featurize", "log-mel spectrograms + per-clip statistics"),
+    Stage("validate_features", "mir.validation.gate:validate_features",
+          "Great Expectations gate on the features (shape, finite, dB range, band bounds)"),
     Stage("train", "mir.model.train:train", "train the Keras CNN"),
     Stage("evaluate", "mir.evaluation.evaluate:evaluate", "test-set metrics, confusion matrix, review page"),
     Stage("monitor", "mir.monitoring.monitor:monitor", "Evidently drift report: new music vs training"),

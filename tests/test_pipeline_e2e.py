@@ -47,13 +47,13 @@ def _check_artifacts(root: Path, genres: list[str]):
     assert isinstance(drift["dataset_drift"], bool) and drift["n_clips"] > 0
 
     for page in ("reports/index.html", "reports/eval/index.html", "reports/drift.html",
-                 "reports/validation/index.html"):
+                 "reports/validation/manifest/index.html", "reports/validation/features/index.html"):
         assert (root / page).stat().st_size > 500, page
     index = (root / "reports/index.html").read_text()
     ev = (root / "reports/eval/index.html").read_text()
     for g in genres:
         assert g in index and g in ev
-    for href in ("validation/index.html", "eval/index.html", "drift.html"):
+    for href in ("validation/manifest/index.html", "validation/features/index.html", "eval/index.html", "drift.html"):
         assert f'href="{href}"' in index
     assert "<script src=\"http" not in index and "<script src=\"http" not in ev
     assert (root / "reports/eval/confusion.png").read_bytes()[:4] == b"\x89PNG"
@@ -77,7 +77,7 @@ def test_dvc_repro_end_to_end(project, tiny_params):
     assert not {"data", "ingest", "validate"} & changed
     out = _run("dvc", "repro", cwd=project).stdout
     ran = set(re.findall(r"Running stage '([a-z_]+)'", out))
-    assert ran == {"featurize", "train", "evaluate", "monitor", "report"}, out
+    assert ran == {"featurize", "validate_features", "train", "evaluate", "monitor", "report"}, out
     assert json.loads((project / "models/labels.json").read_text())["features"]["n_mels"] == 24
 
     # metrics and plots are readable by DVC
@@ -106,7 +106,29 @@ def test_failed_validation_stops_dvc_repro(project, tiny_params):
     assert len(err) == 1 and "checksum" in err[0], r.stderr
     assert "copy_of_a0" in err[0] or "a/a0" in err[0]
     assert not (project / "data/features").exists()
-    assert (project / "reports/validation/index.html").exists()
+    assert (project / "reports/validation/manifest/index.html").exists()
+
+
+def test_nan_features_fail_the_feature_suite_and_stop_dvc_repro(project, tiny_params):
+    """A corrupted feature-cache entry (NaN) is packed into the store: the feature gate stops `dvc repro`."""
+    import numpy as np
+
+    tiny_params["synth"]["clips_per_genre"] = 5
+    (project / "params.yaml").write_text(yaml.safe_dump(tiny_params, sort_keys=False))
+    _run("dvc", "init", "--no-scm", "-q", cwd=project)
+    _run("dvc", "repro", "featurize", cwd=project)
+    entry = sorted((project / "data/cache/features").rglob("*.npz"))[0]
+    with np.load(entry) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["logmel"][:, :10] = np.nan
+    np.savez(entry, **arrays)
+    _run("dvc", "repro", "-f", "featurize", cwd=project)  # repacks from the cache
+    r = _run("dvc", "repro", cwd=project, check=False)
+    assert r.returncode != 0
+    err = [ln for ln in r.stderr.splitlines() if ln.startswith("mir validate-features:")]
+    assert len(err) == 1 and "n_nonfinite" in err[0], r.stderr[-2000:]
+    assert not (project / "models").exists()  # training never started
+    assert (project / "reports/validation/features/index.html").exists()
 
 
 @pytest.fixture(scope="module")

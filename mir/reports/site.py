@@ -51,7 +51,7 @@ def build_report(cfg: "Config", *, progress: bool = True) -> Path:
     from mir.reports.html import esc, img, page, table
 
     reports, metrics_dir = Path(cfg.paths.reports), Path(cfg.paths.metrics)
-    m = {k: _load(metrics_dir / f"{k}.json") for k in ("validation", "train", "eval", "drift")}
+    m = {k: _load(metrics_dir / f"{k}.json") for k in ("validation", "feature_validation", "train", "eval", "drift")}
     cards = []
     if m["eval"]:
         cards += [("test accuracy", f"{m['eval']['accuracy']:.3f}"), ("macro-F1", f"{m['eval']['macro_f1']:.3f}")]
@@ -66,7 +66,10 @@ def build_report(cfg: "Config", *, progress: bool = True) -> Path:
     body = "".join(f'<div class="card">{esc(k)}<b>{esc(v)}</b></div>' for k, v in cards)
 
     links = [
-        ("Data validation (Great Expectations Data Docs)", "validation/index.html", m["validation"]),
+        ("Data validation: manifest (Great Expectations Data Docs)", "validation/manifest/index.html",
+         m["validation"]),
+        ("Data validation: features (Great Expectations Data Docs)", "validation/features/index.html",
+         m["feature_validation"]),
         ("Evaluation: per-genre scores, confusion matrix, misclassified clips", "eval/index.html", m["eval"]),
         ("Drift: new music vs training data (Evidently)", "drift.html", m["drift"]),
     ]
@@ -85,6 +88,11 @@ def build_report(cfg: "Config", *, progress: bool = True) -> Path:
                 f"{v['n_expectations']} expectations met.</p>"
         if v["failures"]:
             body += "<ul>" + "".join(f"<li>{esc(f)}</li>" for f in v["failures"]) + "</ul>"
+    if m["feature_validation"]:
+        v = m["feature_validation"]["features"]
+        status = '<span class="ok">passed</span>' if v["success"] else '<span class="bad">FAILED</span>'
+        body += f"<p>Feature suite {status}: {v['n_expectations'] - v['n_failed']} of {v['n_expectations']} " \
+                f"expectations met on {v['n_clips']} clips.</p>"
     png = _history_png(Path(cfg.paths.plots) / "train_history.csv")
     if png:
         body += "<h2>Training curves</h2>" + img(png, "training curves")

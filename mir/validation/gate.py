@@ -26,7 +26,7 @@ def validate(cfg: "Config", *, progress: bool = True) -> dict:
 
     ap = cfg.audio
     manifest = read_table(cfg.paths.manifest)
-    docs = Path(cfg.paths.reports) / "validation"
+    docs = Path(cfg.paths.reports) / "validation" / "manifest"
     res = validate_manifest(
         manifest, genres=cfg.genres, min_duration_s=ap.min_duration_s, max_duration_s=ap.max_duration_s,
         max_channels=ap.max_channels, docs_dir=docs,
@@ -35,6 +35,37 @@ def validate(cfg: "Config", *, progress: bool = True) -> dict:
                             "n_failed": res.n_failed, "failures": res.failures}}
     write_json(Path(cfg.paths.metrics) / "validation.json", summary)
     print(f"validate: {res.summary_line()} (Data Docs: {docs / 'index.html'})")
-    if not res.success:
+    if not res.success and "manifest" in cfg.validate.blocking:
+        raise DataValidationError(res.summary_line())
+    return summary
+
+
+def validate_features(cfg: "Config", *, progress: bool = True) -> dict:
+    """Stage ``validate_features``: the Great Expectations gate on the feature store.
+
+    Shape, finite values, the dB range, and per-band loudness within bounds learned
+    from the training clips (median ± k·MAD). Writes Data Docs under
+    ``reports/validation/features/`` and ``metrics/feature_validation.json`` (with the
+    learned bounds, reused to check new music); raises :class:`DataValidationError`
+    when the suite fails and ``features`` is in ``validate.blocking``.
+    """
+    from mir.features.extract import clip_frames
+    from mir.io import write_json
+    from mir.validation.features import feature_table, learn_bounds
+    from mir.validation.features import validate_features as run_feature_suite
+
+    vp = cfg.validate
+    table = feature_table(cfg.paths.features)
+    train = table[table["split"] == "train"]
+    bounds = learn_bounds(train if len(train) else table, k=vp.feature_bounds_k)
+    docs = Path(cfg.paths.reports) / "validation" / "features"
+    res = run_feature_suite(table, n_mels=cfg.features.n_mels, n_frames=clip_frames(cfg.features), bounds=bounds,
+                            db_range=(vp.db_min, vp.db_max), mostly=vp.feature_mostly, docs_dir=docs)
+    summary = {"features": {"success": res.success, "n_expectations": res.n_expectations,
+                            "n_failed": res.n_failed, "failures": res.failures, "n_clips": len(table)},
+               "bounds": {k: [round(float(v[0]), 4), round(float(v[1]), 4)] for k, v in bounds.items()}}
+    write_json(Path(cfg.paths.metrics) / "feature_validation.json", summary)
+    print(f"validate_features: {res.summary_line()} (Data Docs: {docs / 'index.html'})")
+    if not res.success and "features" in vp.blocking:
         raise DataValidationError(res.summary_line())
     return summary

@@ -36,6 +36,7 @@ __all__ = [
     "SHA256_REGEX",
     "ValidationResult",
     "manifest_expectations",
+    "run_suite",
     "validate_manifest",
 ]
 
@@ -285,8 +286,8 @@ def validate_manifest(
         Pattern every checksum must match; None skips the check.
     docs_dir : path-like, optional
         If given, GE Data Docs (a static HTML site with ``index.html``) are
-        built into this directory; earlier runs' pages there are kept and
-        listed in the index.
+        built into this directory (pages of other suites and earlier runs
+        there are removed) and made to render offline.
     suite_name : str, default "manifest"
         Name of the expectation suite (shown in Data Docs and the summary).
 
@@ -323,7 +324,47 @@ def validate_manifest(
         max_channels=max_channels,
         checksum_regex=checksum_regex,
     )
+    return run_suite(manifest, expectations, docs_dir=docs_dir, suite_name=suite_name)
 
+
+def run_suite(
+    table: pd.DataFrame,
+    expectations: list,
+    *,
+    docs_dir: str | os.PathLike[str] | None = None,
+    suite_name: str,
+) -> ValidationResult:
+    """Run a list of expectations on a table in an ephemeral GE context.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The batch to validate (the whole frame is one batch). When it has a
+        ``clip_id`` column, failures name the offending clips.
+    expectations : list of great_expectations.expectations.Expectation
+        The suite's expectations, in the order they are reported.
+    docs_dir : path-like, optional
+        If given, GE Data Docs are built into this directory and then made to
+        render offline (:func:`mir.validation.offline.make_offline`).
+    suite_name : str
+        Name of the expectation suite (shown in Data Docs and the summary).
+
+    Returns
+    -------
+    ValidationResult
+        One record per expectation, failures rendered as one line each.
+
+    Raises
+    ------
+    RuntimeError
+        If Data Docs were requested but no ``index.html`` was produced.
+
+    Notes
+    -----
+    GE rebuilds the whole site from what the ephemeral context knows, so pages
+    of other suites or earlier runs in ``docs_dir`` are removed: give each
+    suite its own directory.
+    """
     _quiet_telemetry()
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
@@ -359,7 +400,7 @@ def validate_manifest(
     batch_definition = (
         context.data_sources.add_pandas(name="mir")
         .add_dataframe_asset(name=suite_name)
-        .add_batch_definition_whole_dataframe(name="whole_manifest")
+        .add_batch_definition_whole_dataframe(name=f"whole_{suite_name}")
     )
     suite = context.suites.add(gx.ExpectationSuite(name=suite_name, expectations=expectations))
     order = {exp.id: i for i, exp in enumerate(suite.expectations)}
@@ -367,7 +408,7 @@ def validate_manifest(
         gx.ValidationDefinition(name=f"{suite_name}_validation", data=batch_definition, suite=suite)
     )
     result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": 20}
-    if "clip_id" in manifest.columns:
+    if "clip_id" in table.columns:
         result_format["unexpected_index_column_names"] = ["clip_id"]
     actions = [UpdateDataDocsAction(name="update_data_docs", site_names=[_SITE_NAME])] if docs_path else []
     checkpoint = context.checkpoints.add(
@@ -378,7 +419,7 @@ def validate_manifest(
             result_format=result_format,
         )
     )
-    run = checkpoint.run(batch_parameters={"dataframe": manifest})
+    run = checkpoint.run(batch_parameters={"dataframe": table})
 
     raw: list[dict] = []
     for suite_result in run.run_results.values():
@@ -392,6 +433,9 @@ def validate_manifest(
         index = docs_path / "index.html"
         if not index.is_file():
             raise RuntimeError(f"Great Expectations did not build Data Docs: {index} is missing")
+        from mir.validation.offline import make_offline
+
+        make_offline(docs_path)
         docs_index = str(index)
 
     return ValidationResult(
