@@ -170,3 +170,28 @@ def test_columns_constant():
     assert MANIFEST_COLUMNS == (
         "clip_id", "path", "genre", "split", "duration_s", "sample_rate", "channels", "checksum", "n_bytes",
     )  # fmt: skip
+
+
+def test_metadata_in_data_docs_is_escaped_and_checks_are_unchanged(tmp_path):
+    """A genre named <script>… is shown as text in Data Docs (GE itself inserts values raw)."""
+    import re
+
+    evil = '<script>alert("x")</script>'
+    import pandas as pd
+
+    m = pd.DataFrame({"clip_id": ["a/1", "b/2", "c/3"], "path": ["p1", "p2", "p3"],
+                      "genre": ["R&B", "jazz", "jazz"], "split": ["train", "test", "valid"],
+                      "duration_s": [30.0] * 3, "sample_rate": [22050] * 3, "channels": [1] * 3,
+                      "checksum": ["a" * 64, "b" * 64, "c" * 64], "n_bytes": [10] * 3})
+    ok = validate_manifest(m.assign(genre=["R&B", "jazz", "jazz"]), genres=["R&B", "jazz"], min_duration_s=1,
+                           max_duration_s=100)
+    assert ok.success  # "R&B" is still in the set after escaping
+    bad = m.assign(genre=["R&B", "jazz", evil], clip_id=["a/1", "b/2", f"{evil}/3"])
+    res = validate_manifest(bad, genres=["R&B", "jazz"], min_duration_s=1, max_duration_s=100,
+                            docs_dir=tmp_path / "docs")
+    assert not res.success
+    assert any(evil in f for f in res.failures)  # the terminal line shows the real value
+    for page in (tmp_path / "docs").rglob("*.html"):
+        text = page.read_text()
+        assert evil not in text, page
+        assert not re.search(r"<script>alert", text), page

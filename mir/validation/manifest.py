@@ -402,6 +402,11 @@ def run_suite(
         .add_dataframe_asset(name=suite_name)
         .add_batch_definition_whole_dataframe(name=f"whole_{suite_name}")
     )
+    # GE's Data Docs insert data values into the pages unescaped: a genre named "<script>…" would run when
+    # the docs are opened. HTML-escaping text is injective, so escaping the table's text and the
+    # expectations' string value sets leaves every set, uniqueness and regex outcome unchanged.
+    table = _html_safe_table(table)
+    expectations = [_html_safe_expectation(e) for e in expectations]
     suite = context.suites.add(gx.ExpectationSuite(name=suite_name, expectations=expectations))
     order = {exp.id: i for i, exp in enumerate(suite.expectations)}
     validation = context.validation_definitions.add(
@@ -425,7 +430,7 @@ def run_suite(
     for suite_result in run.run_results.values():
         raw.extend(suite_result.to_json_dict()["results"])
     raw.sort(key=lambda r: order.get(r.get("expectation_config", {}).get("id"), len(order)))
-    results = [_summarise(r) for r in raw]
+    results = [_unescape(_summarise(r)) for r in raw]
     failures = [_failure_line(r) for r in results if not r["success"]]
 
     docs_index = None
@@ -450,6 +455,42 @@ def run_suite(
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _html_safe_table(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells are HTML-escaped (numbers and missing values untouched)."""
+    import html
+
+    out = table.copy()
+    for c in out.columns:
+        if out[c].dtype == object or str(out[c].dtype).startswith("string"):
+            out[c] = out[c].map(lambda v: html.escape(v, quote=True) if isinstance(v, str) else v).astype(object)
+    return out
+
+
+def _html_safe_expectation(exp):
+    """The expectation with the strings of its ``value_set`` HTML-escaped, as the table's are."""
+    import html
+
+    values = getattr(exp, "value_set", None)
+    if isinstance(values, (list, tuple, set)):
+        safe = [html.escape(v, quote=True) if isinstance(v, str) else v for v in values]
+        copy = getattr(exp, "model_copy", None) or exp.copy  # GE's expectations are pydantic-v1 models
+        return copy(update={"value_set": safe})
+    return exp
+
+
+def _unescape(obj):
+    """Undo :func:`_html_safe_table` in a result record, so messages show the real values."""
+    import html
+
+    if isinstance(obj, str):
+        return html.unescape(obj)
+    if isinstance(obj, list):
+        return [_unescape(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _unescape(v) for k, v in obj.items()}
+    return obj
 
 
 def _summarise(raw: dict) -> dict:
