@@ -203,6 +203,7 @@ class ValidateParams(_Section):
 
     blocking: list[Literal["manifest", "features"]] = ["manifest", "features"]
     feature_bounds_k: float = Field(default=6.0, gt=0)  # band mean/std within median ± k·MAD of training clips
+    feature_bounds_min_clips: int = Field(default=30, ge=1)  # fewer training clips: no band bounds (can't learn them)
     feature_mostly: float = Field(default=0.99, gt=0, le=1)  # share of clips that must be within those bounds
     db_min: float = -100.0
     db_max: float = 80.0

@@ -205,3 +205,36 @@ def test_empty_table_fails(train):
     result = validate_features(table.iloc[:0], n_mels=N_MELS, n_frames=N_FRAMES, bounds=bounds)
     assert not result.success
     assert failed(result, "expect_table_row_count_to_be_between")
+
+
+def test_gate_learns_bounds_only_from_enough_training_clips(tmp_path, monkeypatch):
+    """The validate_features stage: a handful of training clips → no band bounds, the basic checks still run."""
+    import yaml
+
+    from mir.config import load_config
+    from mir.io import read_json
+    from mir.validation.gate import validate_features as stage
+
+    monkeypatch.chdir(tmp_path)
+    n, n_mels, T = 12, 16, 20
+    rng = np.random.default_rng(0)
+    feats = tmp_path / "data/features"
+    feats.mkdir(parents=True)
+    X = np.lib.format.open_memmap(feats / "logmel.npy", mode="w+", dtype=np.float16, shape=(n, n_mels, T))
+    X[:] = rng.normal(-30, 10, size=(n, n_mels, T))
+    X[3, :, :] = -30 + 40 * (np.arange(n) == 3)[3]  # one much louder clip
+    X.flush()
+    pd.DataFrame({"row": range(n), "clip_id": [f"c{i}" for i in range(n)], "genre": ["g"] * n,
+                  "split": ["train"] * 8 + ["test"] * 4}).to_csv(feats / "index.csv", index=False)
+    params = {"features": {"n_mels": n_mels, "clip_seconds": (T - 1) * 512 / 22050},
+              "validate": {"feature_bounds_min_clips": 30}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    stage(load_config(), progress=False)
+    assert read_json(tmp_path / "metrics/feature_validation.json")["bounds"] == {}
+    params["validate"]["feature_bounds_min_clips"] = 5
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    from mir.validation.gate import DataValidationError
+
+    with pytest.raises(DataValidationError, match=r"band0_mean.*\['c3'\]"):  # bounds learned: the loud clip fails
+        stage(load_config(), progress=False)
+    assert "band0_mean" in read_json(tmp_path / "metrics/feature_validation.json")["bounds"]

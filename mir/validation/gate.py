@@ -57,7 +57,12 @@ def validate_features(cfg: "Config", *, progress: bool = True) -> dict:
     vp = cfg.validate
     table = feature_table(cfg.paths.features)
     train = table[table["split"] == "train"]
-    bounds = learn_bounds(train if len(train) else table, k=vp.feature_bounds_k)
+    if len(train) >= vp.feature_bounds_min_clips:
+        bounds = learn_bounds(train, k=vp.feature_bounds_k)
+    else:  # a median and MAD of a handful of clips say nothing about the next one
+        bounds = {}
+        print(f"validate_features: {len(train)} training clips < validate.feature_bounds_min_clips "
+              f"({vp.feature_bounds_min_clips}): no loudness bounds learned; shape, NaN/inf and dB range checked")
     docs = Path(cfg.paths.reports) / "validation" / "features"
     res = run_feature_suite(table, n_mels=cfg.features.n_mels, n_frames=clip_frames(cfg.features), bounds=bounds,
                             db_range=(vp.db_min, vp.db_max), mostly=vp.feature_mostly, docs_dir=docs)
