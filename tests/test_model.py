@@ -90,3 +90,39 @@ def test_training_killed_mid_run_resumes_from_its_last_epoch(project, tiny_param
     assert h["epoch"].tolist() == list(range(1, 9))
     assert not list(runs.glob("*"))  # a finished run leaves no backup behind
     assert (project / "models/model.keras").exists()
+
+
+def test_backup_and_best_checkpoint_survive_a_crash_mid_write(tmp_path, monkeypatch):
+    import json
+
+    from mir.model.callbacks import AtomicBackupAndRestore, BestCheckpoint
+    from mir.model.cnn import build_cnn
+
+    model = build_cnn(n_mels=16, n_frames=16, n_classes=2, filters=(4,))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    cb = AtomicBackupAndRestore(str(tmp_path / "b"))
+    cb.set_model(model)
+    cb._current_epoch = 1
+    cb._save_model()
+    good = (tmp_path / "b/latest.weights.h5").read_bytes()
+    best = BestCheckpoint(tmp_path / "best.keras")
+    best.set_model(model)
+    best.on_epoch_end(0, {"val_loss": 1.0})
+    good_best = (tmp_path / "best.keras").read_bytes()
+
+    def crash(filepath, **kw):  # half a file, then the process "dies"
+        with open(filepath, "wb") as f:
+            f.write(b"\x89HDF\r\n half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(model, "save_weights", crash)
+    monkeypatch.setattr(model, "save", crash)
+    cb._current_epoch = 2
+    with pytest.raises(KeyboardInterrupt):
+        cb._save_model()
+    with pytest.raises(KeyboardInterrupt):
+        best.on_epoch_end(1, {"val_loss": 0.5})
+    assert (tmp_path / "b/latest.weights.h5").read_bytes() == good  # the last complete backup is intact
+    assert json.loads((tmp_path / "b/training_metadata.json").read_text())["epoch"] == 1
+    assert (tmp_path / "best.keras").read_bytes() == good_best
+    assert not [p for p in tmp_path.rglob("*") if ".tmp-" in p.name]  # the torn temp files were removed

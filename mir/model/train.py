@@ -42,8 +42,9 @@ def _read_log(path: Path):
 
     if not path.exists() or path.stat().st_size == 0:
         return pd.DataFrame(columns=["epoch", "loss", "accuracy", "val_loss", "val_accuracy"])
-    h = pd.read_csv(path)
-    h = h[h["epoch"].astype(str) != "epoch"].astype(float)  # headers repeated by append mode
+    h = pd.read_csv(path, on_bad_lines="skip")
+    h = h[h["epoch"].astype(str) != "epoch"]  # headers repeated by append mode
+    h = h.apply(pd.to_numeric, errors="coerce").dropna()  # a line torn by a kill
     h["epoch"] = h["epoch"].astype(int) + 1
     h = h.drop_duplicates("epoch", keep="last").sort_values("epoch").reset_index(drop=True)
     cols = ["epoch"] + [c for c in ("accuracy", "loss", "val_accuracy", "val_loss") if c in h.columns]
@@ -64,6 +65,7 @@ def train(cfg: "Config", *, progress: bool = True) -> Path:
     from mir.features.extract import FeatureStore
     from mir.io import atomic_path, write_csv, write_json
     from mir.model import keras_backend
+    from mir.model.callbacks import AtomicBackupAndRestore, BestCheckpoint
     from mir.model.cnn import band_stats, build_cnn
     from mir.model.data import make_crops, segments
 
@@ -109,9 +111,9 @@ def train(cfg: "Config", *, progress: bool = True) -> Path:
     if len(done):
         print(f"train: resuming after epoch {int(done['epoch'].max())} (backup in {run_dir})")
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup"), delete_checkpoint=True),
-        keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_loss", save_best_only=True,
-                                        initial_value_threshold=float(done["val_loss"].min()) if len(done) else None),
+        AtomicBackupAndRestore(str(run_dir / "backup"), delete_checkpoint=True),
+        BestCheckpoint(best_path, monitor="val_loss",
+                       initial_best=float(done["val_loss"].min()) if len(done) else None),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=tp.patience, restore_best_weights=True),
         keras.callbacks.CSVLogger(str(log_path), append=True),
     ]
