@@ -85,13 +85,18 @@ def write_csv(path: str | os.PathLike[str], df: Any) -> Path:
     return Path(path)
 
 
-def sha256_file(path: str | os.PathLike[str], *, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes, read in chunks (constant memory)."""
-    h = hashlib.sha256()
+def file_digest(path: str | os.PathLike[str], *, algorithm: str = "sha256", chunk: int = 1 << 20) -> str:
+    """Hex digest of a file's bytes (any ``hashlib`` algorithm), read in chunks (constant memory)."""
+    h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def sha256_file(path: str | os.PathLike[str], *, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes (the manifest's checksum)."""
+    return file_digest(path, algorithm="sha256", chunk=chunk)
 
 
 def _json_default(o: Any) -> Any:

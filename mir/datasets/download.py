@@ -48,11 +48,9 @@ class _Retry(Exception):
 
 def sha1_file(path: str | os.PathLike[str], *, chunk: int = 1 << 20) -> str:
     """SHA-1 of a file's bytes (hex), read in chunks (constant memory)."""
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+    from mir.io import file_digest
+
+    return file_digest(path, algorithm="sha1", chunk=chunk)
 
 
 class _PartHash:
