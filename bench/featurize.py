@@ -8,7 +8,7 @@ Files: ../shared/data/fma_small_sample (real 44.1 kHz stereo mp3) when present
 Prints clips/s per core for both (one process, BLAS/OpenMP pinned to one thread),
 mir's speed-up with 2 worker processes vs 1 (the featurize stage's compute step,
 fresh cache each time), and the featurize stage's peak RSS for 1× and 4× the clips
-(4× = distinct copies: an ID3v1 tag makes each copy's checksum unique). The last
+(``--copies`` distinct copies, default 4: an ID3v1 tag makes each copy's checksum unique). The last
 line is ``speedup_vs_naive_per_core=X.XX``.
 """
 
@@ -124,6 +124,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", help="folder of mp3 files (default: the shared FMA sample)")
     ap.add_argument("--limit", type=int, default=62)
+    ap.add_argument("--copies", type=int, default=4, help="distinct copies for the scaling and memory runs")
     args = ap.parse_args()
     files, what = source_files(args)
     print(f"files: {what}; {os.cpu_count()} cores")
@@ -139,10 +140,10 @@ def main() -> None:
     print(f"mir featurize_file (decode, mono, soxr, log-mel, stats):     {mir_cps:6.1f} clips/s per core "
           f"({1000 / mir_cps:.1f} ms/clip)")
 
-    project = make_project(files, 4)
+    project = make_project(files, args.copies)
     one = make_project(files, 1)
     try:
-        for proj, n in ((one, len(files)), (project, 4 * len(files))):
+        for proj, n in ((one, len(files)), (project, args.copies * len(files))):
             t1, _ = run_stage(proj, workers=1)
             t2, _ = run_stage(proj, workers=2)
             print(f"featurize compute, {n} clips: 1 worker {t1:.2f} s, 2 workers {t2:.2f} s → "
@@ -150,7 +151,7 @@ def main() -> None:
         _, rss1 = run_stage(one, workers=2)
         _, rss4 = run_stage(project, workers=2)
         print(f"featurize peak RSS (largest process): {len(files)} clips {rss1:.0f} MiB, "
-              f"{4 * len(files)} clips {rss4:.0f} MiB ({(rss4 / rss1 - 1) * 100:+.1f} %)")
+              f"{args.copies * len(files)} clips {rss4:.0f} MiB ({(rss4 / rss1 - 1) * 100:+.1f} %)")
     finally:
         shutil.rmtree(project, ignore_errors=True)
         shutil.rmtree(one, ignore_errors=True)
