@@ -30,10 +30,10 @@ def _setup(project, tiny_params, n_per_genre, *, seconds=4.0, first=0):
 
 
 def _table(project):
-    from mir.datasets import list_clips
+    from mir.datasets import folder
 
-    rows = [{"clip_id": f"{g}/{p.stem}", "path": str(p), "genre": g, "split": None, "group": None, "source": None}
-            for p, g in list_clips(project / "music")]
+    rows = [{"clip_id": c.clip_id, "path": str(c.path), "genre": c.genre, "split": None, "group": None,
+             "source": None} for c in folder.list_clips(project / "music")]
     (project / "data/raw").mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_csv(project / "data/raw/clips.csv", index=False)
 

@@ -147,19 +147,3 @@ def prepare_new_music(cfg: "Config", *, progress: bool = True) -> Path:
     )
     return out
 
-
-def list_clips(root: str | Path, *, genres: list[str] | None = None) -> list[tuple[Path, str]]:
-    """``(path, genre)`` for every audio file in ``<root>/<genre>/``, sorted (hidden files skipped)."""
-    from mir.audio import AUDIO_EXTENSIONS
-
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"folder {root} does not exist")
-    out = []
-    for gdir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        if genres is not None and gdir.name not in genres:
-            continue
-        for f in sorted(gdir.rglob("*")):
-            if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in AUDIO_EXTENSIONS:
-                out.append((f, gdir.name))
-    return out

@@ -30,27 +30,25 @@ def monitor(cfg: "Config", *, new_dir: str | Path | None = None, progress: bool 
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from mir.datasets import list_clips
+    from mir.datasets import folder
     from mir.evaluation.evaluate import load_model, predict_clips
     from mir.features.extract import FeatureStore, iter_features
     from mir.io import write_json
     from mir.monitoring.drift import drift_report
 
     new_dir = Path(new_dir or cfg.paths.new_music)
-    clips = list_clips(new_dir)
-    if not clips:
-        raise ValueError(f"no audio files under {new_dir}/<genre>/")
+    clips = folder.list_clips(new_dir)  # <dir>/<genre>/*: the folder names are the (maybe unknown) labels
     model, info = load_model(cfg)
     genres = info["genres"]
     rows, mels, rejected = [], [], []
-    results = iter_features([str(p) for p, _ in clips], fp=cfg.features, workers=cfg.features.workers or None,
+    results = iter_features([str(c.path) for c in clips], fp=cfg.features, workers=cfg.features.workers or None,
                             silence_db=cfg.audio.silence_db)
-    for (path, genre), (S, stats, err) in tqdm(zip(clips, results), total=len(clips), desc="monitor",
-                                              unit="clip", disable=not progress):
+    for clip, (S, stats, err) in tqdm(zip(clips, results), total=len(clips), desc="monitor", unit="clip",
+                                      disable=not progress):
         if err is not None:
-            rejected.append({"path": str(path), "reason": err})
+            rejected.append({"path": str(clip.path), "reason": err})
             continue
-        rows.append({"clip_id": path.relative_to(new_dir).with_suffix("").as_posix(), "genre": genre, **stats})
+        rows.append({"clip_id": clip.clip_id, "genre": clip.genre, **stats})
         mels.append(S)
     if not rows:
         raise ValueError(f"none of the {len(clips)} files under {new_dir} could be featurised")
