@@ -222,6 +222,14 @@ class MonitorParams(_Section):
     drift_share: float = Field(default=0.5, gt=0, le=1)
 
 
+class RegistryParams(_Section):
+    """The model registry (mir.registry) and when a retrained model replaces the champion."""
+
+    path: str = "registry/models.json"  # git-tracked list of versions
+    champion_dir: str = "registry/champion"  # working copy of the champion's model files (git-ignored)
+    tolerance: float = Field(default=0.02, ge=0, le=1)  # largest accepted drop on the old genres
+
+
 class Config(_Section):
     """The whole of params.yaml."""
 
@@ -239,6 +247,7 @@ class Config(_Section):
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
     monitor: MonitorParams = MonitorParams()
+    registry: RegistryParams = RegistryParams()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
