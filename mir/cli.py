@@ -51,7 +51,16 @@ def _parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(s.name.replace("_", "-"), help=s.help)
         if s.name == "monitor":
             sp.add_argument("--new", metavar="DIR", default=None,
-                            help="folder of new music, <DIR>/<genre>/*.mp3 (default: paths.new_music)")
+                            help="folder of new music: <DIR>/<genre>/*.mp3 (labelled) and/or <DIR>/*.mp3 "
+                                 "(unlabelled) (default: paths.new_music)")
+            sp.formatter_class = argparse.RawDescriptionHelpFormatter
+            sp.description = ("Evidently drift report (reports/drift.html), generalisation report with unknown-genre "
+                              "songs (reports/generalization.html) and verdict (metrics/drift.json).")
+            sp.epilog = ("Files that can't be analysed (corrupt, silent, longer than audio.max_duration_s, ...) are\n"
+                         "skipped and listed with their reason; the reports use the rest.\n"
+                         "exit codes: 0 reports written (drift or not, files skipped or not);\n"
+                         "            1 nothing to analyse (missing/empty folder, no usable file, no model);\n"
+                         "            2 bad parameters.")
 
     pr = sub.add_parser("predict", help="per-second genre timeline of whole songs with the trained model")
     pr.add_argument("songs", nargs="+", metavar="SONG", help="audio files of any length (mp3, ogg, wav, flac, au)")

@@ -94,6 +94,7 @@ def drift_report(
     json_path: str | os.PathLike[str] | None = None,
     drift_share: float = 0.5,
     title: str | None = None,
+    categorical: Sequence[str] = (),
 ) -> dict:
     """Compare ``current`` against ``reference`` with Evidently's DataDriftPreset.
 
@@ -115,6 +116,9 @@ def drift_report(
         drift (0 < drift_share <= 1).
     title : str, optional
         ``<title>`` of the HTML page and name of the Evidently snapshot.
+    categorical : sequence of str, default ()
+        Columns compared as categories (e.g. the predicted genre), in addition
+        to the numeric ``columns``; values are compared as strings.
 
     Returns
     -------
@@ -159,8 +163,14 @@ def drift_report(
             "no shared numeric columns between reference "
             f"({list(reference.columns)[:10]}) and current ({list(current.columns)[:10]})"
         )
+    cats = [str(c) for c in categorical]
+    for c in cats:
+        if c not in reference.columns or c not in current.columns:
+            raise ValueError(f"categorical column {c!r} missing from the reference or current frame")
+        if c in cols:
+            raise ValueError(f"column {c!r} given as both numeric and categorical")
     for name, frame in (("reference", reference), ("current", current)):
-        empty = [c for c in cols if frame[c].isna().all()]
+        empty = [c for c in cols + cats if frame[c].isna().all()]
         if empty:
             raise ValueError(f"columns entirely NaN in the {name} frame: {empty}")
 
@@ -168,9 +178,16 @@ def drift_report(
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 
-    definition = DataDefinition(numerical_columns=[str(c) for c in cols])
-    ref_ds = Dataset.from_pandas(_as_str_columns(reference[cols]), data_definition=definition)
-    cur_ds = Dataset.from_pandas(_as_str_columns(current[cols]), data_definition=definition)
+    definition = DataDefinition(numerical_columns=[str(c) for c in cols], categorical_columns=cats)
+
+    def _frame(df):
+        out = _as_str_columns(df[cols]).copy() if cats else _as_str_columns(df[cols])
+        for c in cats:
+            out[c] = df[c].astype(str).to_numpy()
+        return out
+
+    ref_ds = Dataset.from_pandas(_frame(reference), data_definition=definition)
+    cur_ds = Dataset.from_pandas(_frame(current), data_definition=definition)
     report = Report([DataDriftPreset(drift_share=drift_share)], include_tests=True)
     with warnings.catch_warnings():
         # numpy "invalid value encountered in divide" from Evidently's histograms of
@@ -180,7 +197,7 @@ def drift_report(
         verdict = verdict_from_snapshot(snapshot.dict(), drift_share=drift_share)
         html = snapshot.get_html_str(as_iframe=False) if html_path is not None else None
 
-    missing = [str(c) for c in cols if str(c) not in verdict["columns"]]
+    missing = [str(c) for c in cols + cats if str(c) not in verdict["columns"]]
     if missing:
         raise RuntimeError(f"Evidently returned no drift result for columns {missing}")
     verdict["n_reference"] = int(len(reference))

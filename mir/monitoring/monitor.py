@@ -1,79 +1,304 @@
-"""Stage ``monitor``: how does new music compare with the training data?
+"""Stage ``monitor``: how does new music compare with the training data, and with the model?
 
-Featurises every clip of a new-music folder (``<dir>/<genre>/*`` when labels
-are known) with the training feature parameters, then
+``mir monitor [--new DIR]`` (dvc.yaml's ``monitor`` stage and the Prefect flow call
+:func:`monitor`). ``DIR`` (default ``paths.new_music``) holds new music, labelled
+by sub-folder (``<DIR>/<genre>/**``) and/or unlabelled (files directly in ``DIR``).
 
-- runs an Evidently data-drift report on the per-clip summary statistics
-  (training clips = reference, new music = current) → ``reports/drift.html``;
-- predicts each new clip with the model; where the folder names a genre the
-  model knows, that is scored → accuracy on new music.
+1. **Reference** (:func:`build_reference`): the training clips of the feature store
+   (a seeded sample of at most ``monitor.max_reference_clips``) — their per-clip
+   summary features (loudness, peak, zero-crossing rate, spectral centroid /
+   rolloff / flatness, onset rate, band energies; :func:`mir.features.logmel.summary_stats`),
+   a tempo estimate from the stored log-mel, the first ``monitor.embedding_pcs``
+   principal components of the model's ``embedding`` layer (PCA fitted on the
+   training clips; a clip's embedding is the mean over its chunks) and the model's
+   prediction (genre, confidence). The validation clips calibrate the unknown-genre
+   threshold (:mod:`mir.monitoring.ood`).
+2. **Current** (:func:`analyse_folder`): the same columns for every new song. Each
+   file is first checked against the ``audio:`` policy (a file longer than
+   ``audio.max_duration_s`` — a 3-hour recording, say — is skipped with that reason
+   before anything is decoded); corrupt or silent files are skipped with their
+   reason; only the first ``features.clip_seconds`` of a song are analysed, as in
+   training. Memory is bounded by the number of songs × one clip.
+3. **Reports**: ``reports/drift.html`` (Evidently data drift, every column above),
+   ``reports/generalization.html`` (:mod:`mir.monitoring.generalization`) and the
+   verdict ``metrics/drift.json``.
 
-Writes the verdict to ``metrics/drift.json``.
+Songs whose label is not among the model's genres are *unknown-genre songs*: listed
+in the report with their nearest known genre, excluded from accuracy.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
     from mir.config import Config
+    from mir.monitoring.ood import Calibration, EmbeddingSpace
 
-#: Summary statistics compared by the drift report (see mir.features.logmel.summary_stats).
-DRIFT_EXCLUDE = ("clip_id", "genre", "split")
+#: Columns of the feature tables that are not compared.
+DRIFT_EXCLUDE = ("clip_id", "song_id", "genre", "label", "split", "row", "path")
+#: The categorical prediction column of the drift report.
+PRED_COLUMN = "pred_genre"
+
+__all__ = ["DRIFT_EXCLUDE", "Reference", "analyse_folder", "build_reference", "drift_columns", "monitor"]
 
 
-def monitor(cfg: "Config", *, new_dir: str | Path | None = None, progress: bool = True) -> dict:
-    """Stage ``monitor``; returns the verdict written to ``metrics/drift.json``."""
+@dataclass
+class Reference:
+    """Everything learned from the training (and validation) clips that new music is compared with."""
+
+    table: "pd.DataFrame"  # one row per reference training clip: features, tempo, PCs, prediction
+    genres: list[str]
+    pca_mean: np.ndarray
+    pca_components: np.ndarray
+    space: "EmbeddingSpace"
+    calibration: "Calibration"
+    calibration_split: str
+
+
+def _pred_columns(logp: np.ndarray, emb: np.ndarray, genres: list[str], pca_mean, pca_comps) -> dict[str, Any]:
+    from mir.evaluation.evaluate import softmax_rows
+    from mir.monitoring.tables import pca_transform
+
+    probs = softmax_rows(logp)
+    cols: dict[str, Any] = {}
+    pcs = pca_transform(emb, pca_mean, pca_comps) if pca_comps.shape[0] else np.zeros((len(emb), 0))
+    for j in range(pcs.shape[1]):
+        cols[f"emb_pc{j + 1}"] = pcs[:, j]
+    cols["confidence"] = probs.max(axis=1)
+    cols[PRED_COLUMN] = [genres[i] for i in probs.argmax(axis=1)]
+    return cols
+
+
+def build_reference(cfg: "Config", model, info: dict) -> Reference:
+    """The reference table, embedding PCA, class centroids and OOD calibration.
+
+    Parameters
+    ----------
+    cfg : Config
+        Validated parameters (``paths.features``, ``monitor.*``, ``seed``).
+    model : keras.Model
+        The trained classifier (with an ``embedding`` layer).
+    info : dict
+        ``models/labels.json`` (``genres``, ``chunk_frames``).
+
+    Returns
+    -------
+    Reference
+    """
+    import pandas as pd
+
+    from mir.features.extract import FeatureStore
+    from mir.monitoring import ood
+    from mir.monitoring.tables import embed_clips, fit_pca, tempo_bpm
+
+    genres = list(info["genres"])
+    chunk = int(info["chunk_frames"])
+    fp = cfg.features
+    store = FeatureStore(cfg.paths.features)
+    train = store.split("train")
+    if train.empty:
+        raise ValueError(f"no training clips in {cfg.paths.features}: run the featurize stage first")
+    if len(train) > cfg.monitor.max_reference_clips:
+        train = train.sample(n=cfg.monitor.max_reference_clips, random_state=cfg.seed).sort_values("row")
+    stats = store.stats().drop_duplicates("clip_id").set_index("clip_id")
+    table = stats.loc[train["clip_id"]].reset_index()
+    table["tempo_bpm"] = [tempo_bpm(np.asarray(store.logmel[r], dtype=np.float32), sr=fp.sample_rate,
+                                    hop_length=fp.hop_length) for r in train["row"]]
+    logp, emb = embed_clips(model, store.logmel, train["row"].to_numpy(), chunk=chunk)
+    pca_mean, comps = fit_pca(emb, n_components=cfg.monitor.embedding_pcs)
+    for k, v in _pred_columns(logp, emb, genres, pca_mean, comps).items():
+        table[k] = v
+    lab = {g: i for i, g in enumerate(genres)}
+    y = train["genre"].map(lab)
+    keep = y.notna().to_numpy()
+    space = ood.fit_space(emb[keep], y[keep].astype(int).to_numpy(), n_classes=len(genres))
+
+    for split in ("valid", "test", "train"):  # the valid split; the others only when a dataset has none
+        cal_rows = store.split(split)
+        if not cal_rows.empty:
+            break
+    if split != "valid":
+        print(f"monitor: no validation clips; the unknown-genre threshold is calibrated on the {split} split")
+    cal_logp, cal_emb = embed_clips(model, store.logmel, cal_rows["row"].to_numpy(), chunk=chunk)
+    from mir.evaluation.evaluate import softmax_rows
+
+    dist, _ = ood.nearest_centroid(space, cal_emb)
+    cal = ood.calibrate(ood.msp(softmax_rows(cal_logp)), dist, quantile=cfg.monitor.ood_quantile,
+                        weight_dist=cfg.monitor.ood_weight_dist)
+    return Reference(table=pd.DataFrame(table), genres=genres, pca_mean=pca_mean, pca_components=comps,
+                     space=space, calibration=cal, calibration_split=split)
+
+
+def analyse_folder(cfg: "Config", model, info: dict, ref: Reference, new_dir: str | Path, *,
+                   progress: bool = True) -> tuple["pd.DataFrame", list[dict]]:
+    """Features, predictions and OOD scores of every usable song under ``new_dir``.
+
+    Returns
+    -------
+    songs : pandas.DataFrame
+        One row per analysed song: ``song_id, label, path``, the reference's feature
+        columns, ``pred_genre``/``predicted``, ``confidence``, ``msp``, ``emb_dist``,
+        ``ood_score``, ``unknown`` (bool), ``nearest_genre``.
+    rejected : list of dict
+        ``{"path", "reason"}`` for each file skipped.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``new_dir`` does not exist.
+    ValueError
+        ``new_dir`` holds no audio file, or none of its files is usable.
+    """
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from mir.datasets import folder
-    from mir.evaluation.evaluate import load_model, predict_clips
-    from mir.features.extract import FeatureStore, iter_features
-    from mir.io import write_json
-    from mir.monitoring.drift import drift_report
+    from mir.datasets.ingest import check_clip
+    from mir.evaluation.evaluate import softmax_rows
+    from mir.features.extract import iter_features
+    from mir.monitoring import ood
+    from mir.monitoring.tables import embed_clips, list_new_music, tempo_bpm
 
-    new_dir = Path(new_dir or cfg.paths.new_music)
-    clips = folder.list_clips(new_dir)  # <dir>/<genre>/*: the folder names are the (maybe unknown) labels
-    model, info = load_model(cfg)
-    genres = info["genres"]
-    rows, mels, rejected = [], [], []
-    results = iter_features([str(c.path) for c in clips], fp=cfg.features, workers=cfg.features.workers or None,
+    fp = cfg.features
+    songs = list_new_music(new_dir)
+    rejected: list[dict] = []
+    usable = []
+    for s in songs:  # header only: a 3-hour file is rejected here, before any decoding
+        res = check_clip(s.path, audio=cfg.audio)
+        if "reason" in res:
+            rejected.append({"path": str(s.path), "reason": res["reason"]})
+        else:
+            usable.append(s)
+    rows, mels = [], []
+    results = iter_features([str(s.path) for s in usable], fp=fp, workers=fp.workers or None,
                             silence_db=cfg.audio.silence_db)
-    for clip, (S, stats, err) in tqdm(zip(clips, results), total=len(clips), desc="monitor", unit="clip",
-                                      disable=not progress):
+    for s, (S, stats, err) in tqdm(zip(usable, results), total=len(usable), desc="monitor", unit="song",
+                                   disable=not progress):
         if err is not None:
-            rejected.append({"path": str(clip.path), "reason": err})
+            rejected.append({"path": str(s.path), "reason": err})
             continue
-        rows.append({"clip_id": clip.clip_id, "genre": clip.genre, **stats})
+        rows.append({"song_id": s.song_id, "label": s.label or "", "path": str(s.path), **stats,
+                     "tempo_bpm": tempo_bpm(np.asarray(S, dtype=np.float32), sr=fp.sample_rate,
+                                            hop_length=fp.hop_length)})
         mels.append(S)
     if not rows:
-        raise ValueError(f"none of the {len(clips)} files under {new_dir} could be featurised")
-    current = pd.DataFrame(rows)
-    reference = FeatureStore(cfg.paths.features).stats()
-    reference = reference[reference["split"] == "train"]
-    cols = [c for c in reference.columns if c not in DRIFT_EXCLUDE and c in current.columns]
+        reasons = "; ".join(f"{Path(r['path']).name}: {r['reason']}" for r in rejected[:3])
+        raise ValueError(f"none of the {len(songs)} audio file(s) under {new_dir} could be analysed ({reasons}"
+                         + (" …" if len(rejected) > 3 else "") + ")")
+    table = pd.DataFrame(rows)
+    logp, emb = embed_clips(model, np.stack(mels), np.arange(len(mels)), chunk=int(info["chunk_frames"]))
+    for k, v in _pred_columns(logp, emb, ref.genres, ref.pca_mean, ref.pca_components).items():
+        table[k] = v
+    table["predicted"] = table[PRED_COLUMN]
+    table["msp"] = ood.msp(softmax_rows(logp))
+    table["emb_dist"], nearest = ood.nearest_centroid(ref.space, emb)
+    table["nearest_genre"] = [ref.genres[i] for i in nearest]
+    table["ood_score"] = ood.ood_score(table["msp"].to_numpy(), table["emb_dist"].to_numpy(), ref.calibration)
+    table["unknown"] = table["ood_score"].to_numpy() > ref.calibration.threshold
+    return table, rejected
+
+
+def drift_columns(ref: Reference, current: "pd.DataFrame") -> list[str]:
+    """The numeric columns compared by the drift report (the prediction is compared as a category)."""
+    skip = set(DRIFT_EXCLUDE) | {PRED_COLUMN}
+    return [c for c in ref.table.columns if c not in skip and c in current.columns]
+
+
+def monitor(cfg: "Config", *, new_dir: str | Path | None = None, progress: bool = True) -> dict:
+    """Stage ``monitor``: drift + generalisation reports for a folder of new music.
+
+    Parameters
+    ----------
+    cfg : Config
+        Validated parameters.
+    new_dir : str or Path, optional
+        The new-music folder (default ``paths.new_music``).
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    dict
+        The verdict written to ``metrics/drift.json``.
+
+    Raises
+    ------
+    FileNotFoundError
+        The folder (or the model) does not exist.
+    ValueError
+        The folder holds no audio, or no usable audio.
+    """
+    from mir.evaluation.evaluate import load_model
+    from mir.evaluation.metrics import classification_metrics, confusion
+    from mir.io import read_json, write_json
+    from mir.monitoring.drift import drift_report
+    from mir.monitoring.generalization import write_generalization
+
+    new_dir = Path(new_dir or cfg.paths.new_music)
+    from mir.monitoring.tables import list_new_music
+
+    list_new_music(new_dir)  # fail fast (one clear line) on a missing or empty folder, before loading the model
+    model, info = load_model(cfg)
+    ref = build_reference(cfg, model, info)
+    songs, rejected = analyse_folder(cfg, model, info, ref, new_dir, progress=progress)
+    genres = ref.genres
     reports = Path(cfg.paths.reports)
-    verdict = drift_report(reference=reference[cols], current=current[cols], html_path=reports / "drift.html",
-                           drift_share=cfg.monitor.drift_share,
-                           title="mir — new music vs training data (per-clip summary features)")
-    logp, _, _ = predict_clips(model, np.stack(mels), np.arange(len(mels)), chunk=info["chunk_frames"])
-    pred = [genres[i] for i in logp.argmax(axis=1)]
-    known = current["genre"].isin(genres).to_numpy()
-    acc = float(np.mean(np.asarray(pred)[known] == current["genre"][known].to_numpy())) if known.any() else None
+    cols = drift_columns(ref, songs)
+    verdict = drift_report(reference=ref.table, current=songs, columns=cols, categorical=[PRED_COLUMN],
+                           html_path=reports / "drift.html", drift_share=cfg.monitor.drift_share,
+                           title="mir — new music vs training data (features, embedding PCA, predictions)")
+
+    labels = songs["label"].astype(str)
+    known = labels.isin(genres).to_numpy()
+    unknown_genre = (labels.ne("") & ~labels.isin(genres)).to_numpy()
+    new_metrics = cm = None
+    if known.any():
+        lab = {g: i for i, g in enumerate(genres)}
+        y = labels[known].map(lab).to_numpy()
+        yp = songs["predicted"][known].map(lab).to_numpy()
+        new_metrics = classification_metrics(y, yp, genres)
+        cm = confusion(y, yp, genres)
+    eval_path = Path(cfg.paths.metrics) / "eval.json"
+    test_metrics = read_json(eval_path) if eval_path.exists() else None
+    cal = ref.calibration
+    pred = songs["predicted"].tolist()
     out = {
-        "new_music": str(new_dir), "n_clips": len(rows), "n_rejected": len(rejected), "rejected": rejected,
+        "new_music": str(new_dir), "n_clips": len(songs), "n_rejected": len(rejected), "rejected": rejected,
         "dataset_drift": verdict["dataset_drift"], "share_drifted": round(verdict["share_drifted"], 4),
         "n_drifted": verdict["n_drifted"], "n_columns": verdict["n_columns"],
         "drifted_columns": sorted(c for c, v in verdict["columns"].items() if v["drifted"]),
-        "new_music_accuracy": None if acc is None else round(acc, 4), "n_labelled_known": int(known.sum()),
+        "new_music_accuracy": None if new_metrics is None else round(new_metrics["accuracy"], 4),
+        "new_music_macro_f1": None if new_metrics is None else round(new_metrics["macro_f1"], 4),
+        "n_labelled_known": int(known.sum()),
+        "n_unlabelled": int(labels.eq("").sum()),
+        "n_unknown_genre": int(unknown_genre.sum()),
+        "unknown_genres": sorted(set(labels[unknown_genre])),
         "predicted_share": {g: round(pred.count(g) / len(pred), 4) for g in genres},
+        "n_unknown_flagged": int(songs["unknown"].sum()),
+        "unknown_flagged_share": round(float(songs["unknown"].mean()), 4),
+        "unknown_songs": songs.loc[songs["unknown"], "song_id"].tolist(),
+        "unknown_genre_flagged_share": (round(float(songs["unknown"][unknown_genre].mean()), 4)
+                                        if unknown_genre.any() else None),
+        "ood_threshold": round(cal.threshold, 6), "ood_quantile": cal.quantile,
+        "ood_calibration": {**cal.to_dict(), "split": ref.calibration_split},
+        "n_reference": len(ref.table), "embedding_pcs": int(ref.pca_components.shape[0]),
     }
+    write_generalization(reports / "generalization.html", songs=songs, genres=genres, new_metrics=new_metrics,
+                         test_metrics=test_metrics, cm=cm, rejected=rejected, summary=out)
     write_json(Path(cfg.paths.metrics) / "drift.json", out)
-    acc_s = "n/a" if acc is None else f"{acc:.3f}"
-    print(f"monitor: {len(rows)} new clips, drift {'DETECTED' if out['dataset_drift'] else 'not detected'} "
-          f"({out['n_drifted']}/{out['n_columns']} columns), accuracy on new music {acc_s} → {reports / 'drift.html'}")
+    acc_s = "n/a" if new_metrics is None else f"{new_metrics['accuracy']:.3f}"
+    print(f"monitor: {len(songs)} new songs ({len(rejected)} skipped), drift "
+          f"{'DETECTED' if out['dataset_drift'] else 'not detected'} ({out['n_drifted']}/{out['n_columns']} columns), "
+          f"accuracy on new music {acc_s}, {out['n_unknown_flagged']} flagged unknown → {reports / 'drift.html'}, "
+          f"{reports / 'generalization.html'}")
+    for r in rejected[:10]:
+        print(f"  skipped {r['path']}: {r['reason']}")
+    if len(rejected) > 10:
+        print(f"  … and {len(rejected) - 10} more (metrics/drift.json lists them all)")
     return out

@@ -1,0 +1,243 @@
+"""Unknown genres: an out-of-distribution (OOD) score per song, and its threshold.
+
+Pure numpy, no I/O. A song is *unknown* when the model is unsure **and/or** its
+embedding lies far from every genre the model was trained on:
+
+- ``msp`` — one minus the maximum softmax probability of the song's (chunk-averaged)
+  prediction (Hendrycks & Gimpel 2017): high when the model is unsure;
+- ``dist`` — the distance of the song's embedding (mean over its chunks of the
+  model's penultimate ``embedding`` layer) to the nearest training-class centroid,
+  in training-standardised units: high when the song sounds unlike every class.
+
+Each component is put on a robust common scale learned from the **validation**
+clips (median and inter-quartile range: ``(x - median) / IQR``), and the score is
+their weighted mean. The ``unknown`` threshold is a quantile of that score on the
+validation clips (e.g. 0.95: about 5 % of in-distribution songs are flagged).
+
+Typical use::
+
+    space = fit_space(train_emb, train_labels, n_classes=k)
+    d_val, _ = nearest_centroid(space, valid_emb)
+    cal = calibrate(msp(valid_probs), d_val, quantile=0.95)
+    d_new, nearest = nearest_centroid(space, new_emb)
+    score = ood_score(msp(new_probs), d_new, cal)
+    unknown = score > cal.threshold
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+__all__ = ["Calibration", "EmbeddingSpace", "auroc", "calibrate", "fit_space", "msp", "nearest_centroid",
+           "ood_score"]
+
+
+@dataclass(frozen=True)
+class EmbeddingSpace:
+    """Training-class centroids in a standardised embedding space.
+
+    Attributes
+    ----------
+    mean, scale : ndarray (d,)
+        Per-dimension standardisation learned from the training embeddings.
+    centroids : ndarray (k, d)
+        Standardised mean embedding of each class (NaN rows for classes without
+        training clips; they are never nearest).
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+    centroids: np.ndarray
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Robust location/scale of each score component on the validation clips, and the threshold."""
+
+    msp_median: float
+    msp_iqr: float
+    dist_median: float
+    dist_iqr: float
+    weight_dist: float
+    quantile: float
+    threshold: float
+    n: int
+
+    def to_dict(self) -> dict:
+        """Plain floats, for JSON."""
+        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+def msp(probs: np.ndarray) -> np.ndarray:
+    """``1 - max softmax probability`` per row (0 = certain, up to ``1 - 1/k`` = uniform).
+
+    Parameters
+    ----------
+    probs : ndarray (n, k)
+        Class probabilities, rows summing to 1.
+
+    Returns
+    -------
+    ndarray (n,)
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] < 2:
+        raise ValueError(f"probs must be (n, k>=2), got shape {p.shape}")
+    return 1.0 - p.max(axis=1)
+
+
+def fit_space(emb: np.ndarray, labels: np.ndarray, *, n_classes: int) -> EmbeddingSpace:
+    """Standardise training embeddings and compute one centroid per class.
+
+    The per-dimension scale is the standard deviation plus 10 % of the median
+    standard deviation, so a dimension that is (almost) constant on the training
+    clips — a dead ReLU — can't blow distances up when it wakes on new music.
+
+    Parameters
+    ----------
+    emb : ndarray (n, d)
+        Training embeddings.
+    labels : ndarray (n,)
+        Integer classes ``0..n_classes-1``.
+    n_classes : int
+        Number of classes of the model.
+
+    Returns
+    -------
+    EmbeddingSpace
+    """
+    e = np.asarray(emb, dtype=np.float64)
+    y = np.asarray(labels)
+    if e.ndim != 2 or e.shape[0] == 0:
+        raise ValueError(f"emb must be a non-empty (n, d) array, got shape {e.shape}")
+    if y.shape != (e.shape[0],):
+        raise ValueError(f"labels must have shape ({e.shape[0]},), got {y.shape}")
+    if y.size and (y.min() < 0 or y.max() >= n_classes):
+        raise ValueError(f"labels outside 0..{n_classes - 1}")
+    if not np.all(np.isfinite(e)):
+        raise ValueError("emb holds non-finite values")
+    mean = e.mean(axis=0)
+    std = e.std(axis=0)
+    scale = std + 0.1 * (float(np.median(std)) or 1.0) + 1e-9
+    z = (e - mean) / scale
+    cent = np.full((n_classes, e.shape[1]), np.nan)
+    for c in range(n_classes):
+        if np.any(y == c):
+            cent[c] = z[y == c].mean(axis=0)
+    return EmbeddingSpace(mean=mean, scale=scale, centroids=cent)
+
+
+def nearest_centroid(space: EmbeddingSpace, emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distance to the nearest class centroid, and that class, per row.
+
+    The Euclidean distance in standardised units is divided by ``sqrt(d)`` (an RMS
+    per dimension) so it does not grow with the embedding width.
+
+    Parameters
+    ----------
+    space : EmbeddingSpace
+        From :func:`fit_space`.
+    emb : ndarray (n, d)
+        Embeddings to score.
+
+    Returns
+    -------
+    dist : ndarray (n,)
+    nearest : ndarray (n,) of int
+    """
+    e = np.asarray(emb, dtype=np.float64)
+    if e.ndim != 2 or e.shape[1] != space.mean.shape[0]:
+        raise ValueError(f"emb must be (n, {space.mean.shape[0]}), got shape {e.shape}")
+    z = (e - space.mean) / space.scale
+    d2 = ((z[:, None, :] - space.centroids[None, :, :]) ** 2).sum(axis=2)
+    d2 = np.where(np.isnan(d2), np.inf, d2)
+    nearest = d2.argmin(axis=1) if e.shape[0] else np.zeros(0, dtype=int)
+    dist = np.sqrt(d2[np.arange(e.shape[0]), nearest] / e.shape[1])
+    return dist, nearest.astype(int)
+
+
+def _robust(x: np.ndarray) -> tuple[float, float]:
+    q1, med, q3 = np.quantile(x, [0.25, 0.5, 0.75])
+    iqr = float(q3 - q1)
+    if not iqr > 1e-9:  # (near-)constant on validation: fall back to a scale that can't be 0
+        iqr = float(np.std(x)) or max(abs(float(med)), 1.0) * 0.1
+    return float(med), iqr
+
+
+def calibrate(valid_msp: np.ndarray, valid_dist: np.ndarray, *, quantile: float = 0.95,
+              weight_dist: float = 0.5) -> Calibration:
+    """Learn the component scales and the ``unknown`` threshold on validation clips.
+
+    Parameters
+    ----------
+    valid_msp, valid_dist : ndarray (n,)
+        :func:`msp` and :func:`nearest_centroid` distances of in-distribution
+        validation clips (not used in training).
+    quantile : float, default 0.95
+        The threshold is this quantile of the validation scores: about
+        ``1 - quantile`` of in-distribution songs get flagged.
+    weight_dist : float, default 0.5
+        Weight of the embedding distance in the score (``1 - weight_dist`` for msp).
+
+    Returns
+    -------
+    Calibration
+    """
+    m = np.asarray(valid_msp, dtype=np.float64)
+    d = np.asarray(valid_dist, dtype=np.float64)
+    if m.ndim != 1 or m.shape != d.shape or m.size == 0:
+        raise ValueError(f"valid_msp and valid_dist must be equal-length non-empty 1-D, got {m.shape}, {d.shape}")
+    if not (0 < quantile < 1):
+        raise ValueError(f"quantile must be in (0, 1), got {quantile!r}")
+    if not (0 <= weight_dist <= 1):
+        raise ValueError(f"weight_dist must be in [0, 1], got {weight_dist!r}")
+    if not (np.all(np.isfinite(m)) and np.all(np.isfinite(d))):
+        raise ValueError("validation scores hold non-finite values")
+    mm, mi = _robust(m)
+    dm, di = _robust(d)
+    partial = Calibration(msp_median=mm, msp_iqr=mi, dist_median=dm, dist_iqr=di, weight_dist=float(weight_dist),
+                          quantile=float(quantile), threshold=float("nan"), n=int(m.size))
+    thr = float(np.quantile(ood_score(m, d, partial), quantile))
+    return Calibration(**{**asdict(partial), "threshold": thr})
+
+
+def ood_score(msp_: np.ndarray, dist: np.ndarray, cal: Calibration) -> np.ndarray:
+    """The combined OOD score: higher = less like the training genres.
+
+    ``(1 - w) * (msp - median) / IQR + w * (dist - median) / IQR`` with the
+    validation statistics of ``cal``; 0 is a typical validation clip.
+    """
+    m = np.asarray(msp_, dtype=np.float64)
+    d = np.asarray(dist, dtype=np.float64)
+    if m.shape != d.shape:
+        raise ValueError(f"msp and dist must have the same shape, got {m.shape} and {d.shape}")
+    w = cal.weight_dist
+    return (1 - w) * (m - cal.msp_median) / cal.msp_iqr + w * (d - cal.dist_median) / cal.dist_iqr
+
+
+def auroc(known: np.ndarray, unknown: np.ndarray) -> float:
+    """Area under the ROC curve of a score meant to be higher for ``unknown`` (ties count ½).
+
+    Equals the probability that a random unknown song scores above a random known one
+    (the Mann–Whitney U statistic, normalised).
+    """
+    k = np.asarray(known, dtype=np.float64).ravel()
+    u = np.asarray(unknown, dtype=np.float64).ravel()
+    if k.size == 0 or u.size == 0:
+        raise ValueError("auroc needs at least one known and one unknown score")
+    allv = np.concatenate([k, u])
+    order = allv.argsort(kind="mergesort")
+    ranks = np.empty(allv.size)
+    sorted_v = allv[order]
+    # average ranks for ties
+    i = 0
+    while i < allv.size:
+        j = i
+        while j + 1 < allv.size and sorted_v[j + 1] == sorted_v[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    r_u = ranks[k.size :].sum()
+    return float((r_u - u.size * (u.size + 1) / 2) / (k.size * u.size))

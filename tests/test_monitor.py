@@ -1,0 +1,246 @@
+"""`mir monitor`: OOD scores, new-music folders, bad input, drift + generalisation reports, offline HTML."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import ROOT, TINY, _merge, tone, write_audio
+from mir.monitoring import ood
+from mir.monitoring.tables import fit_pca, list_new_music, pca_transform, tempo_bpm
+
+BIN = str(Path(sys.executable).parent)
+EXTERNAL = re.compile(r"<script[^>]*\ssrc\s*=\s*[\"']?\s*(https?:)?//|<link[^>]*\shref\s*=\s*[\"']?\s*(https?:)?//"
+                      r"|@import\s+url\(\s*[\"']?\s*(https?:)?//|@import\s+[\"'](https?:)?//", re.I)
+
+
+# ------------------------------------------------------------------ OOD (pure)
+
+
+def test_msp_and_nearest_centroid():
+    p = np.array([[0.9, 0.05, 0.05], [1 / 3, 1 / 3, 1 / 3]])
+    assert np.allclose(ood.msp(p), [0.1, 2 / 3])
+    with pytest.raises(ValueError):
+        ood.msp(np.ones(3))
+    rng = np.random.default_rng(0)
+    centers = np.array([[5.0, 0, 0, 0], [0, 5.0, 0, 0], [0, 0, 5.0, 0]])
+    y = np.repeat(np.arange(3), 50)
+    emb = centers[y] + rng.normal(0, 0.5, (150, 4))
+    emb[:, 3] = 1.0  # a dead unit on training data must not blow distances up
+    space = ood.fit_space(emb, y, n_classes=3)
+    probe = np.array([[5.0, 0, 0, 1.0], [0, 0, 5.0, 1.0], [0, 0, 5.0, 3.0], [20.0, 20.0, 20.0, 1.0]])
+    dist, nearest = ood.nearest_centroid(space, probe)
+    assert nearest[:2].tolist() == [0, 2]
+    assert dist[0] < 0.5 and dist[3] > 3 * dist[0] and np.isfinite(dist[2]) and dist[2] < 10
+    with pytest.raises(ValueError):
+        ood.fit_space(emb, y[:-1], n_classes=3)
+    with pytest.raises(ValueError):
+        ood.nearest_centroid(space, probe[:, :3])
+
+
+def test_calibrated_threshold_flags_the_quantile_and_separates_unknowns():
+    rng = np.random.default_rng(1)
+    m_val, d_val = rng.uniform(0, 0.3, 400), rng.gamma(4, 0.25, 400)
+    cal = ood.calibrate(m_val, d_val, quantile=0.9)
+    flagged = ood.ood_score(m_val, d_val, cal) > cal.threshold
+    assert abs(flagged.mean() - 0.1) < 0.02
+    assert json.dumps(cal.to_dict())  # JSON-ready
+    # fresh in-distribution data: about 10 % flagged; far-away songs: nearly all
+    m_in, d_in = rng.uniform(0, 0.3, 2000), rng.gamma(4, 0.25, 2000)
+    assert 0.05 < (ood.ood_score(m_in, d_in, cal) > cal.threshold).mean() < 0.15
+    m_out, d_out = rng.uniform(0.3, 0.6, 200), rng.gamma(4, 0.25, 200) + 2.0
+    s_in, s_out = ood.ood_score(m_in, d_in, cal), ood.ood_score(m_out, d_out, cal)
+    assert (s_out > cal.threshold).mean() > 0.9
+    assert ood.auroc(s_in, s_out) > 0.99
+    # each component alone is enough when the other is uninformative (weights 0 and 1)
+    only_d = ood.calibrate(m_val, d_val, weight_dist=1.0)
+    assert np.array_equal(ood.ood_score(m_val, d_val, only_d) > 0, d_val > only_d.dist_median)
+    for bad in ({"quantile": 1.0}, {"quantile": 0.0}, {"weight_dist": 1.5}):
+        with pytest.raises(ValueError):
+            ood.calibrate(m_val, d_val, **bad)
+    with pytest.raises(ValueError):
+        ood.calibrate(np.array([]), np.array([]))
+    const = ood.calibrate(np.zeros(10), np.ones(10))  # constant scores: finite scale, finite threshold
+    assert np.isfinite(const.threshold) and const.msp_iqr > 0 and const.dist_iqr > 0
+
+
+def test_auroc_matches_definition():
+    assert ood.auroc([0, 1, 2], [3, 4]) == 1.0
+    assert ood.auroc([3, 4], [0, 1, 2]) == 0.0
+    assert ood.auroc([1, 1], [1, 1]) == 0.5
+    rng = np.random.default_rng(2)
+    k, u = rng.normal(size=60), rng.normal(0.7, 1, size=40)
+    brute = np.mean([(b > a) + 0.5 * (b == a) for a in k for b in u])
+    assert ood.auroc(k, u) == pytest.approx(brute)
+    with pytest.raises(ValueError):
+        ood.auroc([], [1.0])
+
+
+def test_pca_and_tempo():
+    rng = np.random.default_rng(3)
+    e = rng.normal(size=(100, 6)) * np.array([10, 3, 1, 0.1, 0.1, 0.1])
+    mean, comps = fit_pca(e, n_components=2)
+    assert comps.shape == (2, 6) and abs(abs(comps[0, 0]) - 1) < 0.01
+    z = pca_transform(e, mean, comps)
+    assert z.shape == (100, 2) and z[:, 0].var() > z[:, 1].var()
+    assert fit_pca(e, n_components=0)[1].shape == (0, 6)
+
+    from mir.features.logmel import logmel
+
+    sr, hop = 22050, 512
+    for bpm in (90, 128):
+        y = np.zeros(sr * 12, dtype=np.float32)
+        step = int(round(sr * 60 / bpm))
+        for s in range(0, y.size - 2000, step):
+            y[s : s + 2000] += np.sin(2 * np.pi * 1000 * np.arange(2000) / sr) * np.exp(-np.arange(2000) / 300)
+        S = logmel(y, sr=sr, n_fft=1024, hop_length=hop, n_mels=32)
+        assert tempo_bpm(S, sr=sr, hop_length=hop) == pytest.approx(bpm, rel=0.05)
+    assert np.isnan(tempo_bpm(S[:, :10], sr=sr, hop_length=hop))
+
+
+def test_list_new_music_labels_by_folder(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        list_new_music(tmp_path / "nope")
+    (tmp_path / "empty" / "rock").mkdir(parents=True)
+    (tmp_path / "empty" / "notes.txt").write_text("no audio")
+    with pytest.raises(ValueError, match="no audio files"):
+        list_new_music(tmp_path / "empty")
+    d = tmp_path / "new"
+    for p in ("song.MP3", "rock/a.wav", "rock/live/b.ogg", "polka/c.flac", ".hidden/x.wav", "rock/.part.wav"):
+        (d / p).parent.mkdir(parents=True, exist_ok=True)
+        (d / p).write_bytes(b"x")
+    got = {(s.song_id, s.label) for s in list_new_music(d)}
+    assert got == {("song", None), ("rock/a", "rock"), ("rock/live/b", "rock"), ("polka/c", "polka")}
+
+
+def test_generalization_page_escapes_and_is_offline():
+    import pandas as pd
+
+    from mir.monitoring.generalization import generalization_page
+
+    evil = '<script>alert("x")</script>'
+    songs = pd.DataFrame({"song_id": [f"{evil}/s1", "rock/s2", "s3"], "label": [evil, "rock", ""],
+                          "predicted": ["rock", "rock", "jazz"], "confidence": [0.5, 0.9, 0.7],
+                          "ood_score": [3.0, -0.2, 0.1], "unknown": [True, False, False],
+                          "nearest_genre": ["rock", "rock", "jazz"]})
+    html = generalization_page(
+        songs=songs, genres=["jazz", "rock"], new_metrics=None, test_metrics=None, cm=None,
+        rejected=[{"path": f"{evil}.mp3", "reason": "unreadable <audio>"}],
+        summary={"new_music": evil, "dataset_drift": True, "n_drifted": 3, "n_columns": 5,
+                 "ood_threshold": 1.5, "ood_quantile": 0.95})
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "Unknown-genre songs" in html and "excluded from accuracy" in html
+    assert not EXTERNAL.search(html)
+
+
+def test_empty_new_music_folder_is_one_clear_line(project):
+    (project / "empty").mkdir()
+    env = {**os.environ, "PATH": BIN + os.pathsep + os.environ.get("PATH", "")}
+    r = subprocess.run(["mir", "monitor", "--new", "empty"], cwd=project, env=env, capture_output=True, text=True)
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "no audio files" in r.stderr and "empty" in r.stderr
+    r = subprocess.run(["mir", "monitor", "--help"], env=env, capture_output=True, text=True, check=True)
+    assert "exit" in r.stdout.lower()
+
+
+# ------------------------------------------------------------------ one tiny pipeline run, several checks
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A tiny project run through every stage (in this process), cwd = the project."""
+    from mir import stages
+    from mir.config import load_config
+
+    root = tmp_path_factory.mktemp("monitor-project")
+    shutil.copy(ROOT / "dvc.yaml", root / "dvc.yaml")
+    params = _merge(yaml.safe_load((ROOT / "params.yaml").read_text()), TINY)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        mp.delenv("MIR_PARAMS", raising=False)
+        cfg = load_config()
+        for s in stages.STAGES:
+            stages.run(s.name, cfg, progress=False)
+        yield root, cfg
+
+
+@pytest.mark.slow
+def test_labelled_folder_reports(tiny_run):
+    root, cfg = tiny_run
+    drift = json.loads((root / "metrics/drift.json").read_text())
+    genres = sorted(TINY["synth"]["genres"])
+    # existing keys (tests and the report page read them) and the new ones
+    for k in ("dataset_drift", "share_drifted", "n_drifted", "n_columns", "drifted_columns", "new_music_accuracy",
+              "n_labelled_known", "predicted_share", "n_clips", "n_rejected", "rejected",
+              "new_music_macro_f1", "n_unknown_flagged", "ood_threshold", "unknown_songs", "n_unknown_genre"):
+        assert k in drift, k
+    assert drift["n_labelled_known"] == drift["n_clips"] > 0 and drift["new_music_accuracy"] is not None
+    assert drift["n_columns"] >= 17 + 1 + 3 + 2  # summary stats, tempo, 3 PCs, confidence + predicted genre
+    assert drift["dataset_drift"] is True  # the shifted synth set
+    html = (root / "reports/drift.html").read_text()
+    for col in ("emb_pc1", "pred_genre", "confidence", "tempo_bpm", "centroid_mel"):
+        assert col in html
+    gen = (root / "reports/generalization.html").read_text()
+    assert "In-dataset test vs new music" in gen and "data:image/png;base64," in gen
+    for g in genres:
+        assert f"recall: {g}" in gen
+
+
+@pytest.mark.slow
+def test_every_report_page_is_offline(tiny_run):
+    root, _ = tiny_run
+    pages = sorted((root / "reports").rglob("*.html"))
+    assert {"drift.html", "generalization.html", "index.html"} <= {p.name for p in pages}
+    for p in pages:
+        m = EXTERNAL.search(p.read_text(encoding="utf-8", errors="replace"))
+        assert m is None, f"{p.relative_to(root)}: external reference {m.group(0)[:80]!r}"
+
+
+@pytest.mark.slow
+def test_unlabelled_folder_with_bad_input(tiny_run, tmp_path):
+    import soundfile as sf
+
+    from mir.monitoring.monitor import monitor
+
+    root, cfg = tiny_run
+    new = tmp_path / "new"
+    new.mkdir()
+    src = sorted((root / "data/new").rglob("*.ogg"))
+    for i, f in enumerate(src[:3]):
+        shutil.copy(f, new / f"song{i}{f.suffix}")  # unlabelled: directly in the folder
+    (new / "pol<ka>").mkdir()
+    shutil.copy(src[3], new / "pol<ka>" / "dance.ogg")  # labelled with a genre the model lacks
+    (new / "corrupt.mp3").write_text("not audio at all\n" * 40)
+    full = write_audio(new / "truncated.mp3", tone(3.0)).read_bytes()
+    (new / "truncated.mp3").write_bytes(full[: len(full) // 3])
+    with sf.SoundFile(new / "three_hours.flac", "w", samplerate=8000, channels=1, format="FLAC",
+                      subtype="PCM_16") as f:  # 3 h: rejected from its header, never decoded
+        block = np.zeros(8000 * 600, dtype=np.int16)
+        for _ in range(18):
+            f.write(block)
+    before = {p: p.stat().st_mtime_ns for p in new.rglob("*")}
+
+    out = monitor(cfg, new_dir=new, progress=False)
+    reasons = {Path(r["path"]).name: r["reason"] for r in out["rejected"]}
+    assert set(reasons) == {"corrupt.mp3", "truncated.mp3", "three_hours.flac"}, reasons
+    assert "too long" in reasons["three_hours.flac"] and "unreadable" in reasons["corrupt.mp3"]
+    assert out["n_clips"] == 4 and out["n_unlabelled"] == 3 and out["n_unknown_genre"] == 1
+    assert out["unknown_genres"] == ["pol<ka>"]
+    assert out["new_music_accuracy"] is None and out["n_labelled_known"] == 0
+    gen = (root / "reports/generalization.html").read_text()
+    assert "pol&lt;ka&gt;" in gen and "pol<ka>" not in gen
+    assert "three_hours.flac" in gen and "too long" in gen
+    assert "can't be measured" in gen and "song0" in gen
+    assert (root / "reports/drift.html").stat().st_size > 10_000
+    assert {p: p.stat().st_mtime_ns for p in new.rglob("*")} == before  # the user's folder is untouched
