@@ -15,7 +15,7 @@ export GX_ANALYTICS_ENABLED := False
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install demo test flow clean-outputs help
+.PHONY: install browser demo test flow clean-outputs help
 
 help:
 	@echo "make demo   install (into $(VENV)) and run the full pipeline on the demo data"
@@ -30,6 +30,13 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# Debian's chromium for tests/test_site_chromium.py (headless; the test skips without it, except in CI).
+# Skipped when /usr/bin/chromium exists; needs root (CI runs as root on a fresh Debian machine).
+browser:
+	@test -x /usr/bin/chromium || { test "$$(id -u)" = 0 && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; } || \
+	  echo "chromium not installed (not root?): the headless-browser test will be skipped"
+
 demo: install
 	dvc repro
 	@echo "Report: $(abspath reports/index.html)"
@@ -37,5 +44,5 @@ demo: install
 flow: install
 	mir flow run
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest -q

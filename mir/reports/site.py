@@ -1,23 +1,153 @@
-"""Stage ``report``: ``reports/index.html``, one offline page linking every report of the run."""
+"""Stage ``report``: ``reports/index.html``, one offline page per run linking every report of the run.
+
+The page names the run (run id, git commit), links every report that exists
+(Data Docs, evaluation and misclassified review, drift, generalisation, song
+timelines, run summaries), shows the DVC plots (``dvc.yaml``'s ``plots:``
+definitions drawn by Vega-Lite, the libraries inlined — see
+:mod:`mir.reports.vega`) and diffs this run's parameters against the current
+champion's (:func:`mir.registry.champion`). Nothing is loaded from the network.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 if TYPE_CHECKING:
     from mir.config import Config
 
+#: (label, path under reports/) of the fixed pages; the song timelines and run summaries are found by listing.
+PAGES = (
+    ("Data validation: manifest (Great Expectations Data Docs)", "validation/manifest/index.html"),
+    ("Data validation: features (Great Expectations Data Docs)", "validation/features/index.html"),
+    ("Evaluation: per-genre scores, confusion matrix, misclassified clips (playable)", "eval/index.html"),
+    ("Drift: new music vs training data (Evidently)", "drift.html"),
+    ("Generalisation: the model on other datasets", "generalization.html"),
+)
+#: Folders under reports/ whose HTML pages are listed: (section title, folder).
+LISTED = (("Song timelines", "songs"), ("Song timelines", "predictions"), ("Run summaries", "runs"))
 
-def _git_commit() -> str:
+
+def _git(*args: str) -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or "unknown"
+        out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() if out.returncode == 0 else ""
     except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def git_commit() -> str:
+    """The checked-out commit (short), with ``+ uncommitted changes`` when tracked files differ; or ``unknown``."""
+    commit = _git("rev-parse", "--short", "HEAD")
+    if not commit:
         return "unknown"
+    dirty = _git("status", "--porcelain", "--untracked-files=no")
+    return f"{commit} + uncommitted changes" if dirty else commit
+
+
+def run_id(*, now: _dt.datetime, commit: str) -> str:
+    """``$MIR_RUN_ID`` when set (a flow passes its run's id), else ``<UTC time>-<commit>``."""
+    rid = os.environ.get("MIR_RUN_ID", "").strip()
+    return rid or f"{now:%Y%m%dT%H%M%SZ}-{commit.split()[0]}"
+
+
+def flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested dict as ``{"a.b.c": value}`` (lists are values)."""
+    if not isinstance(d, dict):
+        return {prefix: d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}.{k}" if prefix else str(k)
+        out.update(flatten(v, key) if isinstance(v, dict) and v else {key: v})
+    return out
+
+
+def params_diff(current: dict, champion: dict) -> list[tuple[str, Any, Any]]:
+    """``(key, champion's value, this run's value)`` for every parameter that differs ("—" = absent)."""
+    a, b = flatten(champion), flatten(current)
+    missing = "—"
+    return [(k, a.get(k, missing), b.get(k, missing)) for k in sorted(a.keys() | b.keys())
+            if a.get(k, missing) != b.get(k, missing)]
+
+
+def current_champion(cfg: "Config") -> tuple[dict | None, str]:
+    """The registry's champion entry and a note (why there is none)."""
+    try:
+        from mir.registry import champion
+    except ImportError:
+        return None, "no champion yet (no model registry)"
+    try:
+        entry = champion(cfg)
+    except Exception as err:  # a broken registry file must not stop the report  # noqa: BLE001
+        return None, f"no champion: the registry can't be read ({err})"
+    return entry, "" if entry else "no champion yet"
+
+
+def _short(v: Any) -> str:
+    return json.dumps(v) if not isinstance(v, str) else v
+
+
+def _champion_section(cfg: "Config", m_eval: dict | None) -> str:
+    from mir.reports.html import esc, table
+
+    entry, note = current_champion(cfg)
+    if entry is None:
+        return f"<h2>Champion</h2><p>{esc(note)}: parameters are not compared.</p>"
+    body = (f"<h2>Champion</h2><p>Current champion <b>{esc(entry.get('version', '?'))}</b> "
+            f"(created {esc(entry.get('created', '?'))}, commit <code>{esc(entry.get('git_commit') or '?')}</code>, "
+            f"genres: {esc(', '.join(map(str, entry.get('genres') or [])))}).</p>")
+    cm = entry.get("metrics") or {}
+    rows = []
+    for key in ("accuracy", "macro_f1"):
+        champ = cm.get(key, (cm.get("track") or {}).get(key))
+        mine = (m_eval or {}).get(key)
+        if champ is not None or mine is not None:
+            rows.append((key, champ if champ is not None else "—", mine if mine is not None else "—"))
+    if rows:
+        body += table(["metric (test clips)", "champion", "this run"], rows)
+    params = entry.get("params")
+    if not isinstance(params, dict):
+        return body + "<p class=\"muted\">The champion's entry records no parameters.</p>"
+    diff = params_diff(cfg.model_dump(by_alias=True), params)
+    if not diff:
+        return body + "<p>Parameters: the same as the champion's.</p>"
+    return body + f"<h3>Parameters that differ from the champion ({len(diff)})</h3>" + table(
+        ["parameter", "champion", "this run"], [(k, _short(a), _short(b)) for k, a, b in diff])
+
+
+def _href(rel: str) -> str:
+    from mir.reports.html import esc
+
+    return esc(quote(rel, safe="/"))
+
+
+def _links(reports: Path, *, has_plots: bool) -> str:
+    from mir.reports.html import esc
+
+    items = []
+    for label, rel in PAGES:
+        if (reports / rel).exists():
+            items.append(f'<li><a href="{_href(rel)}">{esc(label)}</a></li>')
+        else:
+            items.append(f'<li>{esc(label)} <span class="muted">(not produced in this run)</span></li>')
+    if has_plots:
+        items.append('<li><a href="#plots">Training curves and confusion matrix (DVC plots, on this page)</a></li>')
+    out = "<h2>Reports</h2><ul>" + "".join(items) + "</ul>"
+    sections: dict[str, list[str]] = {}
+    for title, folder in LISTED:
+        d = reports / folder
+        pages = sorted(d.glob("*.html"), reverse=folder == "runs") if d.is_dir() else []
+        for p in pages:
+            rel = f"{folder}/{p.name}"
+            sections.setdefault(title, []).append(f'<li><a href="{_href(rel)}">{esc(p.stem)}</a></li>')
+    for title, items in sections.items():
+        out += f"<h3>{esc(title)} ({len(items)})</h3><ul>" + "".join(items) + "</ul>"
+    return out
 
 
 def _load(path: Path) -> dict[str, Any] | None:
@@ -46,12 +176,32 @@ def _history_png(csv: Path) -> bytes | None:
 
 
 def build_report(cfg: "Config", *, progress: bool = True) -> Path:
-    """Stage ``report``: write ``reports/index.html``; return its path."""
+    """Stage ``report``: write ``reports/index.html``.
+
+    Parameters
+    ----------
+    cfg : Config
+        The validated parameters (paths, genres, dataset; diffed against the champion's).
+    progress : bool
+        Print where the page is.
+
+    Returns
+    -------
+    Path
+        The page.
+    """
     from mir.io import write_text
     from mir.reports.html import esc, img, page, table
+    from mir.reports.vega import charts_html, dvc_plot_specs, versions
 
     reports, metrics_dir = Path(cfg.paths.reports), Path(cfg.paths.metrics)
     m = {k: _load(metrics_dir / f"{k}.json") for k in ("validation", "feature_validation", "train", "eval", "drift")}
+    now = _dt.datetime.now(_dt.timezone.utc)
+    commit = git_commit()
+    rid = run_id(now=now, commit=commit)
+
+    body = table(["run", ""], [("run id", rid), ("git commit", commit), ("created", f"{now:%Y-%m-%d %H:%M:%S} UTC"),
+                               ("dataset", cfg.data.dataset), ("genres", ", ".join(cfg.genres))])
     cards = []
     if m["eval"]:
         cards += [("test accuracy", f"{m['eval']['accuracy']:.3f}"), ("macro-F1", f"{m['eval']['macro_f1']:.3f}")]
@@ -63,23 +213,13 @@ def build_report(cfg: "Config", *, progress: bool = True) -> Path:
             cards.append(("accuracy on new music", f"{m['drift']['new_music_accuracy']:.3f}"))
     if m["train"]:
         cards.append(("epochs", str(m["train"]["epochs_run"])))
-    body = "".join(f'<div class="card">{esc(k)}<b>{esc(v)}</b></div>' for k, v in cards)
+    body += "".join(f'<div class="card">{esc(k)}<b>{esc(v)}</b></div>' for k, v in cards)
 
-    links = [
-        ("Data validation: manifest (Great Expectations Data Docs)", "validation/manifest/index.html",
-         m["validation"]),
-        ("Data validation: features (Great Expectations Data Docs)", "validation/features/index.html",
-         m["feature_validation"]),
-        ("Evaluation: per-genre scores, confusion matrix, misclassified clips", "eval/index.html", m["eval"]),
-        ("Drift: new music vs training data (Evidently)", "drift.html", m["drift"]),
-    ]
-    items = []
-    for label, href, ok in links:
-        exists = (reports / href).exists()
-        state = "" if exists else ' <span class="muted">(not produced in this run)</span>'
-        items.append(f'<li><a href="{esc(href)}">{esc(label)}</a>{state}</li>' if exists
-                     else f"<li>{esc(label)}{state}</li>")
-    body += "<h2>Reports</h2><ul>" + "".join(items) + "</ul>"
+    specs = dvc_plot_specs("dvc.yaml")
+    charts = charts_html(specs)
+    has_vega = 'class="dvc-plot"' in charts
+    body += _links(reports, has_plots=bool(charts))
+    body += _champion_section(cfg, m["eval"])
 
     if m["validation"]:
         v = m["validation"]["manifest"]
@@ -93,9 +233,16 @@ def build_report(cfg: "Config", *, progress: bool = True) -> Path:
         status = '<span class="ok">passed</span>' if v["success"] else '<span class="bad">FAILED</span>'
         body += f"<p>Feature suite {status}: {v['n_expectations'] - v['n_failed']} of {v['n_expectations']} " \
                 f"expectations met on {v['n_clips']} clips.</p>"
-    png = _history_png(Path(cfg.paths.plots) / "train_history.csv")
-    if png:
-        body += "<h2>Training curves</h2>" + img(png, "training curves")
+    if charts:
+        lib = versions()
+        note = (f"vega {lib['vega']}, vega-lite {lib['vega-lite']}, vega-embed {lib['vega-embed']} inlined"
+                if has_vega and lib else "")
+        body += (f'<h2 id="plots">DVC plots</h2><p class="muted">The <code>plots:</code> of dvc.yaml '
+                 f"(<code>dvc plots show</code> draws the same data){esc('; ' + note if note else '')}.</p>" + charts)
+    if not has_vega:  # no inlined Vega: a static picture of the training curves instead
+        png = _history_png(Path(cfg.paths.plots) / "train_history.csv")
+        if png:
+            body += '<h2 id="training">Training curves</h2>' + img(png, "training curves")
     if m["train"]:
         body += table(["training", "value"], [(k, v) for k, v in sorted(m["train"].items())])
     if m["eval"]:
@@ -110,9 +257,9 @@ def build_report(cfg: "Config", *, progress: bool = True) -> Path:
                  f"({esc(', '.join(d['drifted_columns']) or 'none')}).</p>")
         body += table(["genre", "share of predictions"], sorted(d["predicted_share"].items()))
     params = json.dumps(cfg.model_dump(by_alias=True), indent=2)
-    body += f"<h2>Parameters</h2><pre>{esc(params)}</pre>"
-    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    sub = f"genres: {', '.join(cfg.genres)} · dataset: {cfg.data.dataset} · commit {_git_commit()} · {now}"
+    body += f"<h2>Parameters</h2><details><summary>params.yaml as validated</summary><pre>{esc(params)}</pre></details>"
+    sub = f"run {rid} · commit {commit} · {now:%Y-%m-%d %H:%M} UTC"
     out = write_text(reports / "index.html", page("mir — pipeline report", body, subtitle=sub))
-    print(f"report: {out.resolve()}")
+    if progress:
+        print(f"report: {out.resolve()}")
     return out
