@@ -86,6 +86,20 @@ def test_columns_argument_and_shared_numeric():
         drift_report(reference=ref, current=cur, columns=[COLS[5]])
 
 
+def test_categorical_column_drifts_on_its_own():
+    ref, same, moved = sample(1), sample(2), sample(3)
+    moved["genre"] = "rock"  # every prediction is rock now
+    v_same = drift_report(reference=ref, current=same, columns=COLS[:1], categorical=["genre"])
+    v_moved = drift_report(reference=ref, current=moved, columns=COLS[:1], categorical=["genre"])
+    assert v_same["n_columns"] == v_moved["n_columns"] == 2
+    assert v_same["columns"]["genre"]["drifted"] is False and v_moved["columns"]["genre"]["drifted"] is True
+    assert "p_value" in v_moved["columns"]["genre"]["method"]  # Z-test for two categories, chi-square beyond
+    with pytest.raises(ValueError, match="both numeric and categorical"):
+        drift_report(reference=ref, current=same, columns=COLS[:1], categorical=[COLS[0]])
+    with pytest.raises(ValueError, match="missing"):
+        drift_report(reference=ref, current=same, categorical=["nope"])
+
+
 def test_invalid_inputs():
     ref = sample(1)
     with pytest.raises(ValueError, match="current frame is empty"):
