@@ -1,0 +1,291 @@
+"""Retraining on new genres: the steps of the ``retrain_on_new_genres`` flow.
+
+1. :func:`find_new_genres` — genres the configured source offers that the
+   current champion does not know (a genre added to ``synth.genres``, a new
+   ``<genre>/`` folder, a genre added to ``data.genres`` for FMA/GTZAN).
+2. :func:`validate_new_audio` — probe every clip of those genres with the same
+   audio policy ingest applies, before any training starts.
+3. :func:`dvc_repro` — rerun the pipeline *through DVC*, so ``dvc.lock`` records
+   the new raw audio, features and model.
+4. :func:`compare` — score the challenger (``models/``) and the champion
+   (``registry.champion_dir``) on the same test clips: the current test split's
+   clips of the champion's genres.
+5. :func:`decide` — :func:`mir.registry.should_promote`; register the challenger
+   and promote it or mark it rejected.
+6. :func:`write_summary` — ``reports/runs/<run-id>.html``, one offline page.
+
+``flows/retrain.py`` wires these as Prefect tasks; nothing here imports Prefect.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mir.config import Config
+
+#: A new genre needs at least this many usable clips (train, valid and test each need some).
+MIN_CLIPS_PER_NEW_GENRE = 3
+
+
+def source_genres(cfg: "Config") -> list[str]:
+    """The genres the configured dataset (and ``data.genres`` selection) provides now."""
+    if cfg.data.dataset == "synth":
+        return cfg.genres
+    from mir.datasets import select_clips
+
+    return sorted({c.genre for c in select_clips(cfg)})
+
+
+def find_new_genres(cfg: "Config") -> dict[str, Any]:
+    """Compare the source's genres with the champion's.
+
+    Returns
+    -------
+    dict
+        ``source`` (genres available now), ``known`` (the champion's, ``None``
+        without a champion), ``new`` (in the source, not known) and ``dropped``
+        (known, no longer in the source).
+    """
+    from mir.registry import champion
+
+    source = source_genres(cfg)
+    champ = champion(cfg)
+    known = None if champ is None else sorted(champ["genres"])
+    new = sorted(set(source) - set(known or []))
+    dropped = sorted(set(known or []) - set(source))
+    return {"source": source, "known": known, "new": new, "dropped": dropped,
+            "champion": None if champ is None else champ["version"]}
+
+
+def validate_new_audio(cfg: "Config", genres: list[str]) -> dict[str, Any]:
+    """Probe every clip of ``genres`` under the ``audio:`` policy (reads only).
+
+    The synth demo's clips are rendered by the ``data`` stage, so for synth this
+    only records that ingest and the Great Expectations gate will check them.
+
+    Raises
+    ------
+    ValueError
+        A new genre with fewer than :data:`MIN_CLIPS_PER_NEW_GENRE` usable clips,
+        or more rejected clips than ``data.max_reject_fraction`` allows.
+    """
+    if not genres:
+        return {"checked": 0, "usable": {}, "rejected": []}
+    if cfg.data.dataset == "synth":
+        n = cfg.synth.clips_per_genre
+        if n < MIN_CLIPS_PER_NEW_GENRE:
+            raise ValueError(f"synth.clips_per_genre ({n}) < {MIN_CLIPS_PER_NEW_GENRE}: too few clips per new genre")
+        return {"checked": 0, "usable": {g: n for g in genres}, "rejected": [],
+                "note": "synth audio is rendered by the data stage and checked by ingest + the GE gate"}
+    from mir.datasets import select_clips
+    from mir.datasets.ingest import check_reject_fraction, check_clip
+
+    wanted = set(genres)
+    clips = [c for c in select_clips(cfg) if c.genre in wanted]
+    usable = {g: 0 for g in genres}
+    rejected = []
+    for c in clips:
+        r = check_clip(c.path, audio=cfg.audio)
+        if "reason" in r:
+            rejected.append({"clip_id": c.clip_id, "reason": r["reason"]})
+        else:
+            usable[c.genre] += 1
+    few = [f"{g} ({n})" for g, n in usable.items() if n < MIN_CLIPS_PER_NEW_GENRE]
+    if few:
+        raise ValueError(f"new genre(s) with fewer than {MIN_CLIPS_PER_NEW_GENRE} usable clips: {', '.join(few)}")
+    check_reject_fraction(len(rejected), len(clips), limit=cfg.data.max_reject_fraction, table="new-genre clips")
+    return {"checked": len(clips), "usable": usable, "rejected": rejected}
+
+
+def dvc_repro(*, targets: list[str] | None = None, cwd: str | os.PathLike[str] = ".", force: bool = False,
+              timeout: float | None = None) -> str:
+    """Run ``dvc repro [targets]`` (default: the whole pipeline, only what changed) and return its output.
+
+    The interpreter's ``bin`` folder goes first on ``PATH`` so the stages' ``mir``
+    commands are this installation's.
+    """
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+    dvc = str(Path(bin_dir) / "dvc") if (Path(bin_dir) / "dvc").exists() else "dvc"
+    cmd = [dvc, "repro", *(targets or [])] + (["--force"] if force else [])
+    r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    out = (r.stdout or "") + (r.stderr or "")
+    if r.returncode != 0:
+        raise RuntimeError(f"dvc repro failed ({r.returncode}):\n{out[-4000:]}")
+    return out
+
+
+def _load(model_dir: Path):
+    from mir.io import read_json
+    from mir.model import keras_backend
+
+    keras_backend()
+    import keras
+
+    return keras.models.load_model(model_dir / "model.keras"), read_json(model_dir / "labels.json")
+
+
+def _score(model_dir: Path, store, te, genres: list[str]) -> dict:
+    """Track-level metrics of the model in ``model_dir`` on the test rows ``te``, reported for ``genres``."""
+    from mir.evaluation.evaluate import predict_clips
+    from mir.evaluation.metrics import classification_metrics
+
+    model, info = _load(model_dir)
+    labels = list(info["genres"])
+    lab = {g: i for i, g in enumerate(labels)}
+    unknown = sorted(set(te["genre"]) - set(lab))
+    if unknown:  # the model has no output for these: a clip of theirs can only be wrong
+        labels = labels + unknown
+        lab = {g: i for i, g in enumerate(labels)}
+    y = te["genre"].map(lab).to_numpy()
+    logp, _, _ = predict_clips(model, store.logmel, te["row"].to_numpy(), chunk=info["chunk_frames"])
+    m = classification_metrics(y, logp.argmax(axis=1), labels)
+    return {"accuracy": round(m["accuracy"], 4), "macro_f1": round(m["macro_f1"], 4), "n": m["n"],
+            "per_class": {g: m["per_class"][g] for g in genres if g in m["per_class"]}}
+
+
+def _same_features(model_dir: Path, cfg: "Config") -> bool:
+    from mir.config import FeatureParams
+    from mir.io import read_json
+
+    info = read_json(model_dir / "labels.json")
+    fp = FeatureParams(**{k: v for k, v in info["features"].items() if k in FeatureParams.model_fields})
+    return fp.cache_key() == cfg.features.cache_key()
+
+
+def compare(cfg: "Config") -> dict[str, Any]:
+    """Challenger (``paths.models``) vs champion on the same test clips of the champion's genres.
+
+    Returns
+    -------
+    dict
+        ``genres`` (the champion's), ``n`` (test clips compared), ``basis``,
+        ``challenger`` / ``champion`` metrics (``champion`` is ``None`` when
+        there is none) and ``challenger_all`` (its ``metrics/eval.json`` summary
+        on every test clip, new genres included).
+    """
+    from mir.features.extract import FeatureStore
+    from mir.io import read_json
+    from mir.registry import champion, champion_dir, summarize_metrics
+
+    everything = summarize_metrics(read_json(Path(cfg.paths.metrics) / "eval.json"))
+    champ = champion(cfg)
+    if champ is None:
+        return {"genres": [], "n": everything.get("n"), "basis": "no champion", "champion": None,
+                "challenger": everything, "challenger_all": everything}
+    genres = sorted(champ["genres"])
+    cdir = champion_dir(cfg)
+    if not (cdir / "model.keras").exists() or not _same_features(cdir, cfg):
+        why = "champion model files missing" if not (cdir / "model.keras").exists() else "feature parameters changed"
+        chall = {**everything, "per_class": {g: everything["per_class"][g] for g in genres
+                                             if g in everything["per_class"]}}
+        return {"genres": genres, "n": everything.get("n"), "champion": champ["metrics"], "challenger": chall,
+                "challenger_all": everything,
+                "basis": f"recorded metrics ({why}; the test clips may differ)"}
+    store = FeatureStore(cfg.paths.features)
+    te = store.split("test")
+    te = te[te["genre"].isin(genres)]
+    if te.empty:
+        raise ValueError(f"no test clips of the champion's genres ({', '.join(genres)}) to compare on")
+    return {"genres": genres, "n": int(len(te)), "basis": "same test clips (the champion's genres)",
+            "champion": _score(cdir, store, te, genres),
+            "challenger": _score(Path(cfg.paths.models), store, te, genres),
+            "challenger_all": everything}
+
+
+def decide(cfg: "Config", comparison: dict[str, Any], *, run_id: str, new_genres: list[str]) -> dict[str, Any]:
+    """Register the challenger, then promote it or mark it rejected (:func:`mir.registry.should_promote`)."""
+    from mir import registry
+
+    ok, reason = registry.should_promote(comparison["challenger"], comparison["champion"],
+                                         tolerance=cfg.registry.tolerance)
+    before = registry.champion(cfg)
+    entry = registry.register(cfg, metrics=comparison["challenger_all"], reason=reason, extra={
+        "run_id": run_id, "new_genres": new_genres,
+        "comparison": {k: comparison[k] for k in ("genres", "n", "basis", "champion", "challenger")},
+        "compared_with": None if before is None else before["version"],
+    })
+    if ok:
+        entry = registry.promote(cfg, entry["version"], reason=reason)
+    else:
+        entry = registry.set_status(cfg, entry["version"], "rejected", reason=reason)
+    print(f"retrain: {entry['version']} {'promoted to champion' if ok else 'rejected'}: {reason}")
+    return {"version": entry["version"], "promoted": ok, "reason": reason, "status": entry["status"],
+            "genres": entry["genres"], "previous_champion": None if before is None else before["version"]}
+
+
+def new_run_id() -> str:
+    """A sortable run id (UTC time) when no orchestrator gives one."""
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _safe_name(run_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", run_id)[:80] or "run"
+
+
+def summary_path(cfg: "Config", run_id: str) -> Path:
+    return Path(cfg.paths.reports) / "runs" / f"{_safe_name(run_id)}.html"
+
+
+def write_summary(cfg: "Config", result: dict[str, Any], *, run_id: str) -> Path:
+    """``reports/runs/<run-id>.html``: what was found, checked, trained and decided (offline, escaped)."""
+    from mir.io import write_text
+    from mir.registry import load_registry
+    from mir.reports.html import esc, page, table
+
+    found = result.get("found") or {}
+    parts = [table(["", ""], [
+        ["run id", run_id],
+        ["finished", _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")],
+        ["dataset", cfg.data.dataset],
+        ["genres in the source", ", ".join(found.get("source") or []) or "—"],
+        ["champion's genres", ", ".join(found.get("known") or []) or "(no champion yet)"],
+        ["new genres", ", ".join(found.get("new") or []) or "none"],
+        ["action", result.get("action", "")],
+    ])]
+    val = result.get("validation")
+    if val:
+        rows = [[g, n] for g, n in (val.get("usable") or {}).items()]
+        parts.append("<h2>New audio</h2>" + (table(["genre", "usable clips"], rows) if rows else "")
+                     + (f'<p class="muted">{esc(val["note"])}</p>' if val.get("note") else "")
+                     + (table(["rejected clip", "reason"], [[r["clip_id"], r["reason"]] for r in val["rejected"][:50]])
+                        if val.get("rejected") else ""))
+    cmp_ = result.get("comparison")
+    dec = result.get("decision")
+    if dec:
+        verdict = "promoted to champion" if dec["promoted"] else "not promoted (rejected)"
+        parts.append(f"<h2>Decision: {esc(dec['version'])} {esc(verdict)}</h2><p>{esc(dec['reason'])}</p>")
+    if cmp_ and cmp_.get("champion"):
+        ch, cl = cmp_["champion"], cmp_["challenger"]
+        rows = [["overall", "accuracy", ch.get("accuracy"), cl.get("accuracy")],
+                ["overall", "macro-F1", ch.get("macro_f1"), cl.get("macro_f1")]]
+        for g in cmp_["genres"]:
+            for k in ("recall", "f1"):
+                rows.append([g, k, (ch["per_class"].get(g) or {}).get(k), (cl["per_class"].get(g) or {}).get(k)])
+        rows = [[a, b, float(c) if c is not None else "—", float(d) if d is not None else "—"] for a, b, c, d in rows]
+        parts.append(f"<h2>Champion vs challenger on the old genres</h2><p class=\"muted\">{esc(cmp_['basis'])}; "
+                     f"{esc(cmp_.get('n'))} test clips; tolerance {esc(cfg.registry.tolerance)}</p>"
+                     + table(["genre", "metric", "champion", "challenger"], rows))
+    if cmp_ and cmp_.get("challenger_all"):
+        a = cmp_["challenger_all"]
+        rows = [[g, float(v.get("recall", 0)), float(v.get("f1", 0)), v.get("support", "")]
+                for g, v in sorted((a.get("per_class") or {}).items())]
+        parts.append("<h2>Challenger on every test clip</h2>"
+                     f"<p>accuracy {esc(a.get('accuracy'))}, macro-F1 {esc(a.get('macro_f1'))}</p>"
+                     + table(["genre", "recall", "F1", "support"], rows))
+    versions = load_registry(cfg.registry.path)
+    if versions:
+        parts.append("<h2>Registry</h2>" + table(
+            ["version", "status", "created", "genres", "accuracy", "reason"],
+            [[v["version"], v["status"], v.get("created", ""), ", ".join(v.get("genres", [])),
+              (v.get("metrics") or {}).get("accuracy", ""), v.get("reason", "")] for v in reversed(versions)]))
+    if (Path(cfg.paths.reports) / "index.html").exists():
+        parts.append('<p><a href="../index.html">All reports of this run</a></p>')
+    return write_text(summary_path(cfg, run_id), page("mir — retraining run", "\n".join(parts), subtitle=run_id))

@@ -1,0 +1,131 @@
+"""The retrain flow end to end in the Prefect test harness, on a tiny synth project run through DVC.
+
+One module-scoped project, three pipeline runs in all (``dvc repro evaluate``: the
+stages a decision needs): the first champion, a new genre (promoted), and a
+challenger that is worse on the old genres (not promoted).
+
+The tiny CNN is close to chance on a few test clips, so a "slightly better or
+slightly worse" outcome would be a coin toss. The promotion test therefore
+accepts any drop (``registry.tolerance: 1.0`` — the challenger still has to know
+every old genre), and the rejection test uses a challenger that is worse by
+construction: one of the champion's genres was dropped from the source, so it
+cannot recognise it at all. The rule's thresholds are covered by
+tests/test_registry.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT, TINY, _merge
+
+pytestmark = pytest.mark.slow
+TARGETS = ["evaluate"]
+
+
+@pytest.fixture(scope="module")
+def harness():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="module")
+def proj(tmp_path_factory, harness):
+    root = tmp_path_factory.mktemp("retrain")
+    shutil.copy(ROOT / "dvc.yaml", root / "dvc.yaml")
+    shutil.copytree(ROOT / "mir", root / "mir", ignore=shutil.ignore_patterns("__pycache__"))
+    params = _merge(yaml.safe_load((ROOT / "params.yaml").read_text()), TINY)
+    params["evaluate"]["baseline"] = "none"
+    params["registry"]["tolerance"] = 1.0
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    subprocess.run([str(Path(sys.executable).parent / "dvc"), "init", "--no-scm", "-q"], cwd=root, check=True)
+    mp = pytest.MonkeyPatch()
+    mp.chdir(root)
+    mp.delenv("MIR_PARAMS", raising=False)
+    yield root, params
+    mp.undo()
+
+
+def _set(root: Path, params: dict) -> None:
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def _registry(root: Path) -> list[dict]:
+    return json.loads((root / "registry/models.json").read_text())["versions"]
+
+
+def test_deployments_register_with_cron_schedules(harness):
+    from prefect.client.orchestration import get_client
+
+    from flows.deploy import deployments
+
+    deps = deployments()  # built outside the event loop (to_deployment dispatches to async inside one)
+
+    async def go():
+        ids = [await d.apply() for d in deps]
+        async with get_client() as client:
+            return [await client.read_deployment(i) for i in ids]
+
+    got = {d.name: d for d in asyncio.run(go())}
+    assert set(got) == {"mir-pipeline-nightly", "mir-retrain-on-new-genres"}
+    for d in got.values():
+        assert d.schedules and d.schedules[0].schedule.cron
+
+
+def test_new_genre_is_trained_and_promoted(proj):
+    from flows.retrain import retrain_on_new_genres
+
+    root, params = proj
+    first = retrain_on_new_genres(targets=TARGETS)  # no champion yet: every genre is new
+    assert first["decision"]["promoted"] and first["decision"]["version"] == "v1"
+    assert retrain_on_new_genres(targets=TARGETS)["action"] == "nothing new"  # nothing changed: nothing runs
+
+    params["synth"]["genres"] = [*params["synth"]["genres"], "jazz"]
+    _set(root, params)
+    res = retrain_on_new_genres(targets=TARGETS)
+    assert res["found"]["new"] == ["jazz"] and res["action"] == "retrained"
+    cmp_ = res["comparison"]
+    assert cmp_["basis"].startswith("same test clips") and cmp_["genres"] == ["classical", "electronic", "rock"]
+    assert res["decision"]["promoted"], res["decision"]["reason"]
+
+    champ = next(v for v in _registry(root) if v["status"] == "champion")
+    assert champ["version"] == "v2" and "jazz" in champ["genres"] and champ["new_genres"] == ["jazz"]
+    assert champ["compared_with"] == "v1" and champ["data_hash"]["data/raw"].endswith(".dir")
+    assert champ["params"]["synth"]["genres"][-1] == "jazz"
+    assert [v["status"] for v in _registry(root)] == ["retired", "champion"]
+    labels = json.loads((root / "registry/champion/labels.json").read_text())
+    assert "jazz" in labels["genres"]
+    page = Path(res["summary"]).read_text()
+    assert "jazz" in page and "promoted to champion" in page and "http" not in page.replace('href="../', "")
+
+
+def test_worse_challenger_is_not_promoted(proj):
+    from flows.retrain import retrain_on_new_genres
+    from mir.registry import load_registry
+
+    root, params = proj
+    before = next(v for v in _registry(root) if v["status"] == "champion")
+    params["synth"]["genres"] = [g for g in params["synth"]["genres"] if g != "rock"]  # a source lost a genre
+    _set(root, params)
+    assert retrain_on_new_genres(targets=TARGETS)["action"] == "nothing new"  # nothing new: no run
+    res = retrain_on_new_genres(force=True, targets=TARGETS)  # forced
+    assert res["found"]["dropped"] == ["rock"] and res["action"] == "retrained"
+    assert res["comparison"]["basis"].startswith("same test clips")
+    assert not res["decision"]["promoted"], res["decision"]
+    assert "does not know the champion's genre(s) rock" in res["decision"]["reason"]
+    versions = load_registry(root / "registry/models.json")
+    assert [v["status"] for v in versions] == ["retired", "champion", "rejected"]
+    assert versions[1]["version"] == before["version"]
+    from mir.io import file_digest
+
+    assert file_digest(root / "registry/champion/model.keras", algorithm="md5") == before["model_md5"]
