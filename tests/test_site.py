@@ -123,3 +123,15 @@ def test_a_plot_with_missing_data_is_a_note(project, monkeypatch):
     assert doc["plots"]
     _, html = _build(monkeypatch)  # no plots/*.csv at all
     assert html.count("not rendered") == 3 and 'class="dvc-plot"' not in html
+
+
+def test_plot_data_from_tsv_and_json_and_escaped_field_names(tmp_path):
+    from mir.reports.vega import spec_for
+
+    (tmp_path / "a.tsv").write_text("step\tval.loss\n0\t1.0\n1\tnan\n")
+    (tmp_path / "b.json").write_text(json.dumps([{"step": 0, "acc": 0.1}, {"step": 1, "acc": 0.2}]))
+    spec = spec_for("curves", {"x": "step", "y": {"a.tsv": "val.loss", "b.json": "acc"}}, root=tmp_path)
+    rows = spec["data"]["values"]
+    assert {r["series"] for r in rows} == {"a.tsv::val.loss", "b.json::acc"}
+    assert [r["value"] for r in rows if r["series"] == "a.tsv::val.loss"] == [1.0, None]  # NaN → null
+    json.dumps(spec, allow_nan=False)

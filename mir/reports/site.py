@@ -14,6 +14,7 @@ import datetime as _dt
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -51,8 +52,16 @@ def git_commit() -> str:
 
 
 def run_id(*, now: _dt.datetime, commit: str) -> str:
-    """``$MIR_RUN_ID`` when set (a flow passes its run's id), else ``<UTC time>-<commit>``."""
+    """``$MIR_RUN_ID`` when set; inside a Prefect flow run, ``prefect-<flow run name>-<id>``; else ``<UTC time>-<commit>``."""
     rid = os.environ.get("MIR_RUN_ID", "").strip()
+    if not rid and "prefect" in sys.modules:  # only ask Prefect when this process already runs it
+        try:
+            from prefect.runtime import flow_run
+
+            if flow_run.id:
+                rid = f"prefect-{flow_run.name}-{flow_run.id}"
+        except Exception:  # noqa: BLE001 - no run context: not a flow run
+            rid = ""
     return rid or f"{now:%Y%m%dT%H%M%SZ}-{commit.split()[0]}"
 
 

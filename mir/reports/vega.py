@@ -53,9 +53,14 @@ def versions() -> dict[str, str]:
 
 
 def _records(path: Path, columns: list[str]) -> list[dict[str, Any]]:
+    import pandas as pd
+
     from mir.io import read_table
 
-    df = read_table(path)
+    if path.suffix == ".json":  # a list of records, as DVC accepts
+        df = pd.DataFrame(json.loads(path.read_text()))
+    else:
+        df = read_table(path) if path.suffix != ".tsv" else pd.read_csv(path, sep="\t")
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise ValueError(f"{path}: no column {missing[0]!r}")
