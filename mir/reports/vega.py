@@ -166,8 +166,8 @@ def spec_for(plot_id: str, props: dict[str, Any] | None, *, root: str | Path = "
                             else {"type": "line", "point": True, "tooltip": True})
     return {**base, "data": {"values": rows_all}, "mark": mark,
             "encoding": {"x": {"field": "x", "type": "quantitative", "title": props.get("x_label") or x_name},
-                         "y": {"field": "value", "type": "quantitative", "title": props.get("y_label") or "value",
-                               "scale": {"zero": False}},
+                         "y": {"field": "value", "type": "quantitative", "scale": {"zero": False},
+                               "title": props.get("y_label") or " / ".join(sorted({r["series"] for r in rows_all}))},
                          "color": {"field": "series", "type": "nominal", "title": None},
                          "tooltip": [{"field": "x", "title": x_name}, {"field": "series"},
                                      {"field": "value", "format": ".4f"}]}}
