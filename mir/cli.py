@@ -77,6 +77,17 @@ def _parser() -> argparse.ArgumentParser:
     fsub = flow.add_subparsers(dest="flow_command", metavar="ACTION", required=True)
     fr = fsub.add_parser("run", help="run the pipeline as a Prefect flow (no server needed)")
     fr.add_argument("stages", nargs="*", metavar="STAGE", help="a subset of stages (default: all)")
+    frt = fsub.add_parser("retrain", help="retrain through DVC if the source has new genres; promote only a "
+                          "model not worse on the old genres (no server needed)")
+    frt.add_argument("--force", action="store_true", help="retrain even without new genres")
+    frt.add_argument("--target", action="append", default=None, metavar="STAGE",
+                     help="dvc repro only up to this stage (repeatable; default: the whole pipeline)")
+    fsub.add_parser("serve", help="serve the pipeline and retrain deployments on their cron schedules "
+                    "(prefect.yaml; needs a Prefect server, see README)")
+
+    reg = sub.add_parser("registry", help="the model registry (registry.path)")
+    rsub = reg.add_subparsers(dest="registry_command", metavar="ACTION", required=True)
+    rsub.add_parser("show", help="list the registered model versions")
     return p
 
 
@@ -147,10 +158,33 @@ def _dispatch(args: argparse.Namespace, cfg, *, progress: bool) -> int:
             raise ValueError("--hop must be > 0 seconds")
         res = predict(cfg, songs=args.songs, out_dir=args.out, html=args.html, hop_s=args.hop, progress=progress)
         return 1 if any("error" in r for r in res) else 0
+    if args.command == "flow" and args.flow_command == "serve":
+        from flows.deploy import serve
+
+        serve()
+        return 0
+    if args.command == "flow" and args.flow_command == "retrain":
+        from flows.retrain import retrain_on_new_genres
+
+        if args.params not in (None, "params.yaml") or os.environ.get("MIR_PARAMS", "params.yaml") != "params.yaml":
+            raise ValueError("mir flow retrain runs `dvc repro`, which reads params.yaml: edit that file")
+        retrain_on_new_genres(force=args.force, targets=args.target)  # a rejected challenger is no failure
+        return 0
     if args.command == "flow":
         from flows.pipeline import pipeline
 
         pipeline(params=args.params, stages=args.stages or None)
+        return 0
+    if args.command == "registry":
+        from mir.registry import load_registry
+
+        versions = load_registry(cfg.registry.path)
+        if not versions:
+            print(f"{cfg.registry.path}: no registered models yet (run `mir flow retrain`)")
+        for v in versions:
+            m = v.get("metrics") or {}
+            print(f"{v['version']:>5}  {v['status']:<10} {v.get('created', ''):<20}  acc {m.get('accuracy', '—')}"
+                  f"  f1 {m.get('macro_f1', '—')}  {','.join(v.get('genres', []))}  {v.get('reason', '')}")
         return 0
     kwargs = {"new_dir": args.new} if args.command == "monitor" else {}
     stages.run(args.command.replace("-", "_"), cfg, progress=progress, **kwargs)
