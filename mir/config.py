@@ -42,6 +42,7 @@ class Paths(_Section):
     metrics: str = "metrics"
     plots: str = "plots"
     reports: str = "reports"
+    dvclive: str = "dvclive"
 
 
 class ShiftParams(_Section):
@@ -184,18 +185,36 @@ class FeatureParams(_Section):
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
 
-class TrainParams(_Section):
-    """Keras CNN training."""
+class AugmentParams(_Section):
+    """Training-time augmentation of the random crops (see mir.model.data.augment)."""
 
-    arch: Literal["cnn"] = "cnn"
-    chunk_frames: int = Field(default=128, ge=8)
+    spec_masks: int = Field(default=2, ge=0, le=8)  # SpecAugment: frequency + time masks per crop
+    mixup_alpha: float = Field(default=0.4, ge=0)  # 0 = no mixup
+    gain_db: float = Field(default=6.0, ge=0)  # random level offset in ±gain_db
+
+
+class TrainParams(_Section):
+    """Keras training (architectures: mir.model.architectures)."""
+
+    arch: Literal["shortchunk_res", "cnn", "fma_cnn", "melgram_cnn", "crnn"] = "cnn"
+    chunk_frames: int | None = Field(default=None, ge=8)  # null: the architecture's default
     crops_per_clip: int = Field(default=4, ge=1)
     epochs: int = Field(default=30, ge=1)
     batch_size: int = Field(default=32, ge=1)
+    optimizer: Literal["adam", "sgd", "adagrad"] = "adam"
     learning_rate: float = Field(default=1e-3, gt=0, lt=1)
-    patience: int = Field(default=6, ge=1)
+    lr_schedule: Literal["plateau", "step", "none"] = "plateau"
+    lr_factor: float = Field(default=0.5, gt=0, le=1)  # plateau: ×factor after lr_patience; step: ×factor per step
+    lr_patience: int = Field(default=3, ge=1)
+    lr_step_epochs: int = Field(default=10, ge=1)
+    patience: int = Field(default=6, ge=1)  # early stopping on val_loss (best weights kept)
+    min_delta: float = Field(default=0.0, ge=0)
     dropout: float = Field(default=0.3, ge=0, lt=1)
-    filters: list[int] = Field(default=[16, 32, 64, 128], min_length=1)
+    filters: list[int] | None = Field(default=None, min_length=1)  # null: the architecture's default widths
+    balance: bool = True  # draw every genre equally often
+    augment: AugmentParams = AugmentParams()
+    mixed_precision: Literal["auto", "on", "off"] = "auto"  # auto: mixed_float16 on a GPU
+    distribute: Literal["auto", "none", "mirrored"] = "auto"  # auto: MirroredStrategy with > 1 GPU
 
 
 class ValidateParams(_Section):

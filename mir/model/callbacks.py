@@ -64,3 +64,60 @@ class BestCheckpoint(keras.callbacks.Callback):
         with atomic_path(self.path) as tmp:
             tmp.unlink()
             self.model.save(str(tmp))
+
+
+class LiveLogger(keras.callbacks.Callback):
+    """Log every epoch to DVCLive (``dvc exp show`` / ``dvc plots``), backend-neutral.
+
+    ``dvclive.keras`` imports TensorFlow; this logs the same metric names
+    (``train/loss``, ``eval/accuracy`` …) from Keras 3 on any backend. Epochs
+    finished before a resume (``previous``: rows of the epoch log) are replayed
+    first, so the curves are whole even after ``kill -9``. DVCLive does not
+    touch dvc.yaml (the stage declares its outputs) and creates no experiment
+    of its own (``dvc exp run`` does that).
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], *, previous=None):
+        super().__init__()
+        self.directory = str(directory)
+        self.previous = previous
+        self.live = None
+
+    @staticmethod
+    def _name(key: str) -> str:
+        return f"eval/{key[4:]}" if key.startswith("val_") else f"train/{key}"
+
+    def _log(self, logs: dict):
+        for key, value in logs.items():
+            if key in ("epoch", "learning_rate"):
+                continue
+            self.live.log_metric(self._name(key), float(value))
+        if "learning_rate" in logs:
+            self.live.log_metric("learning_rate", float(logs["learning_rate"]))
+        self.live.next_step()
+
+    def on_train_begin(self, logs=None):
+        from dvclive import Live
+
+        try:
+            self.live = Live(self.directory, dvcyaml=None, save_dvc_exp=False, report=None)
+        except Exception:  # noqa: BLE001 - e.g. `git init` without a commit: DVCLive can't read the revision
+            from unittest import mock
+
+            # log as outside any repository (plain files, which is all the stage needs)
+            with mock.patch("dvclive.live.get_dvc_repo", return_value=None):
+                self.live = Live(self.directory, dvcyaml=None, save_dvc_exp=False, report=None)
+        if self.previous is not None:
+            for row in self.previous.to_dict("records"):
+                self._log(row)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        lr = getattr(self.model.optimizer, "learning_rate", None)
+        if lr is not None:
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(lr))
+        self._log(logs)
+
+    def on_train_end(self, logs=None):
+        if self.live is not None:
+            self.live.end()

@@ -51,22 +51,69 @@ def _read_log(path: Path):
     return h[cols + [c for c in h.columns if c not in cols and c != "learning_rate"]]
 
 
-def class_weights(labels: np.ndarray, n_classes: int) -> dict[int, float]:
-    """Inverse-frequency weights (mean 1 over the present classes)."""
-    counts = np.bincount(labels, minlength=n_classes).astype(float)
-    w = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / max((counts > 0).sum(), 1), 0.0)
-    return {i: float(v) for i, v in enumerate(w)}
+def resolve_chunk(arch: str, chunk_frames: int | None, n_frames: int) -> int:
+    """Chunk length in frames: ``train.chunk_frames``, else the architecture's default, at most the clip."""
+    from mir.model.architectures import DEFAULT_CHUNK
+
+    return min(chunk_frames or DEFAULT_CHUNK[arch], n_frames)
+
+
+def accelerator(backend: str) -> tuple[str, int]:
+    """``("gpu", n)`` when the Keras backend sees ``n`` ≥ 1 GPUs, else ``("cpu", 0)``."""
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            n = len(tf.config.list_physical_devices("GPU"))
+        elif backend == "jax":
+            import jax
+
+            n = len([d for d in jax.devices() if d.platform == "gpu"])
+        elif backend == "torch":
+            import torch
+
+            n = torch.cuda.device_count()
+        else:
+            n = 0
+    except Exception:  # noqa: BLE001 - no accelerator runtime: CPU
+        n = 0
+    return ("gpu", n) if n else ("cpu", 0)
+
+
+def distribution_scope(tp, backend: str):
+    """A context manager for building and fitting the model under ``train.distribute``.
+
+    ``auto``: TensorFlow's ``MirroredStrategy`` (JAX: Keras ``DataParallel``) when
+    more than one GPU is visible, otherwise nothing; ``mirrored`` forces it;
+    ``none`` never distributes. CPU-only machines need no change.
+    """
+    import contextlib
+
+    kind, n = accelerator(backend)
+    want = tp.distribute == "mirrored" or (tp.distribute == "auto" and kind == "gpu" and n > 1)
+    if not want:
+        return contextlib.nullcontext(), "none"
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        strategy = tf.distribute.MirroredStrategy()
+        return strategy.scope(), f"MirroredStrategy({strategy.num_replicas_in_sync})"
+    if backend == "jax":
+        import keras
+
+        keras.distribution.set_distribution(keras.distribution.DataParallel())
+        return contextlib.nullcontext(), "DataParallel"
+    return contextlib.nullcontext(), "none"
 
 
 def train(cfg: "Config", *, progress: bool = True) -> Path:
     """Stage ``train``; returns the saved model's path."""
-    import pandas as pd
-
     from mir.features.extract import FeatureStore
     from mir.io import atomic_path, write_csv, write_json
     from mir.model import keras_backend
-    from mir.model.callbacks import AtomicBackupAndRestore, BestCheckpoint
-    from mir.model.cnn import band_stats, build_cnn
+    from mir.model.architectures import build_model
+    from mir.model.callbacks import AtomicBackupAndRestore, BestCheckpoint, LiveLogger
+    from mir.model.cnn import band_stats
     from mir.model.data import make_crops, segments
 
     backend = keras_backend()
@@ -74,6 +121,9 @@ def train(cfg: "Config", *, progress: bool = True) -> Path:
 
     tp = cfg.train
     keras.utils.set_random_seed(cfg.seed)
+    kind, n_gpus = accelerator(backend)
+    mixed = tp.mixed_precision == "on" or (tp.mixed_precision == "auto" and kind == "gpu")
+    keras.mixed_precision.set_dtype_policy("mixed_float16" if mixed else "float32")
     store = FeatureStore(cfg.paths.features)
     genres = cfg.genres
     lab = {g: i for i, g in enumerate(genres)}
@@ -85,21 +135,30 @@ def train(cfg: "Config", *, progress: bool = True) -> Path:
         raise ValueError(f"no training clips for genre(s): {', '.join(missing)}")
     X = store.logmel
     n_mels, T = X.shape[1], X.shape[2]
-    chunk = min(tp.chunk_frames, T)
+    chunk = resolve_chunk(tp.arch, tp.chunk_frames, T)
+    k = len(genres)
     y_tr = tr["genre"].map(lab).to_numpy()
+    aug = tp.augment
     train_ds = make_crops(X, tr["row"].to_numpy(), y_tr, chunk=chunk, crops_per_clip=tp.crops_per_clip,
-                          batch_size=tp.batch_size, seed=cfg.seed)
+                          batch_size=tp.batch_size, seed=cfg.seed, n_classes=k, balance=tp.balance,
+                          spec_masks=aug.spec_masks, mixup_alpha=aug.mixup_alpha, gain_db=aug.gain_db)
     if va.empty:  # tiny datasets: validate on the training clips rather than not at all
         va = tr
     xv, owner = segments(X, va["row"].to_numpy(), chunk)
-    yv = va["genre"].map(lab).to_numpy()[owner]
+    yv = np.eye(k, dtype=np.float32)[va["genre"].map(lab).to_numpy()[owner]]
 
-    # band statistics from one pass of random training crops (bounded: at most 16 batches)
-    mean, var = band_stats(np.concatenate([train_ds[i][0] for i in range(min(len(train_ds), 16))]))
-    model = build_cnn(n_mels=n_mels, n_frames=chunk, n_classes=len(genres), filters=tp.filters, dropout=tp.dropout,
-                      band_mean=mean, band_var=var)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=tp.learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    # band statistics from random training crops (bounded: at most 16 batches, taken before augmentation)
+    plain = make_crops(X, tr["row"].to_numpy(), y_tr, chunk=chunk, crops_per_clip=tp.crops_per_clip,
+                       batch_size=tp.batch_size, seed=cfg.seed)
+    mean, var = band_stats(np.concatenate([plain[i][0] for i in range(min(len(plain), 16))]))
+    scope, strategy = distribution_scope(tp, backend)
+    with scope:
+        model = build_model(tp.arch, n_mels=n_mels, n_frames=chunk, n_classes=k, filters=tp.filters,
+                            dropout=tp.dropout, band_mean=mean, band_var=var)
+        opt = {"adam": lambda: keras.optimizers.Adam(learning_rate=tp.learning_rate),
+               "sgd": lambda: keras.optimizers.SGD(learning_rate=tp.learning_rate, momentum=0.9, nesterov=True),
+               "adagrad": lambda: keras.optimizers.Adagrad(learning_rate=tp.learning_rate)}[tp.optimizer]()
+        model.compile(optimizer=opt, loss="categorical_crossentropy", metrics=["accuracy"])
     model_path, labels_path = model_paths(cfg)
     model_path.parent.mkdir(parents=True, exist_ok=True)
     # A killed run resumes from its last finished epoch. The backup lives outside the stage's outputs
@@ -114,12 +173,20 @@ def train(cfg: "Config", *, progress: bool = True) -> Path:
         AtomicBackupAndRestore(str(run_dir / "backup"), delete_checkpoint=True),
         BestCheckpoint(best_path, monitor="val_loss",
                        initial_best=float(done["val_loss"].min()) if len(done) else None),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=tp.patience, restore_best_weights=True),
-        keras.callbacks.CSVLogger(str(log_path), append=True),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=tp.patience, min_delta=tp.min_delta,
+                                      restore_best_weights=True),
     ]
+    if tp.lr_schedule == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=tp.lr_factor,
+                                                           patience=tp.lr_patience))
+    elif tp.lr_schedule == "step":
+        callbacks.append(keras.callbacks.LearningRateScheduler(
+            lambda epoch, lr: tp.learning_rate * tp.lr_factor ** (epoch // tp.lr_step_epochs)))
+    callbacks += [keras.callbacks.CSVLogger(str(log_path), append=True),
+                  LiveLogger(Path(cfg.paths.dvclive), previous=done.drop(columns="epoch") if len(done) else None)]
     t0 = time.perf_counter()
     model.fit(train_ds, validation_data=(xv, yv), epochs=tp.epochs, callbacks=callbacks,
-              class_weight=class_weights(y_tr, len(genres)), verbose=2 if progress else 0)
+              verbose=2 if progress else 0)
     seconds = time.perf_counter() - t0
     h = _read_log(log_path)
     best = int(h["val_loss"].idxmin())
@@ -130,15 +197,19 @@ def train(cfg: "Config", *, progress: bool = True) -> Path:
                              "arch": tp.arch})
     write_csv(Path(cfg.paths.plots) / "train_history.csv", h.round(5))
     shutil.rmtree(run_dir, ignore_errors=True)  # finished: nothing to resume
-    n_examples = len(train_ds.items) * max(len(h) - len(done), 1)
+    epochs_now = max(len(h) - len(done), 1)
+    n_examples = len(train_ds.items) * epochs_now
     metrics = {
-        "backend": backend, "epochs_run": len(h), "best_epoch": best + 1,
+        "arch": tp.arch, "backend": backend, "device": f"{kind}:{n_gpus}" if n_gpus else "cpu",
+        "mixed_precision": mixed, "distribute": strategy, "chunk_frames": chunk,
+        "epochs_run": len(h), "best_epoch": best + 1,
         "best_val_loss": round(float(h["val_loss"][best]), 5),
         "best_val_accuracy_segment": round(float(h["val_accuracy"][best]), 5),
-        "train_seconds": round(seconds, 2), "examples_per_s": round(n_examples / seconds, 1),
+        "train_seconds": round(seconds, 2), "seconds_per_epoch": round(seconds / epochs_now, 2),
+        "examples_per_s": round(n_examples / seconds, 1),
         "n_params": int(best_model.count_params()), "n_train_clips": len(tr), "n_valid_clips": len(va),
     }
     write_json(Path(cfg.paths.metrics) / "train.json", metrics)
-    print(f"train: {len(h)} epochs, best val_loss {metrics['best_val_loss']} at epoch {best + 1}, "
+    print(f"train: {tp.arch}, {len(h)} epochs, best val_loss {metrics['best_val_loss']} at epoch {best + 1}, "
           f"{metrics['examples_per_s']} examples/s → {model_path}")
     return model_path

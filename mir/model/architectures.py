@@ -1,0 +1,244 @@
+"""Model architectures chosen by ``train.arch`` (Keras 3 layers only, so every backend runs them).
+
+Every model takes log-mel dB chunks of shape ``(n_mels, n_frames, 1)``, ends in
+a softmax named ``genre`` and has a Dense layer named ``embedding`` just before
+it (monitoring reads the penultimate representation from there).
+
+=================  ==========================================================  ============
+``train.arch``     what                                                         chunk frames
+=================  ==========================================================  ============
+``shortchunk_res`` default: short-chunk residual CNN (≈ 3 s), GAP+GMP head       128
+``cnn``            the small VGG-style CNN of the walking pipeline              128
+``fma_cnn``        the FMA reference project's CNN (≈ 202 k params, 3 classes)   640
+``melgram_cnn``    the melgram reference project's 1-s segment CNN               21
+``crnn``           Conv1D front end → bidirectional GRU, for comparison          256
+=================  ==========================================================  ============
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+#: Default chunk length (frames) per architecture, used when ``train.chunk_frames`` is null.
+DEFAULT_CHUNK = {"shortchunk_res": 128, "cnn": 128, "fma_cnn": 640, "melgram_cnn": 21, "crnn": 256}
+#: Default conv widths per architecture, used when ``train.filters`` is null.
+DEFAULT_FILTERS = {"shortchunk_res": (32, 32, 64, 64, 128), "cnn": (16, 32, 64, 128), "fma_cnn": (32, 64, 128),
+                   "melgram_cnn": (16, 32, 64, 128), "crnn": (64, 128)}
+ARCHS = tuple(DEFAULT_CHUNK)
+
+
+def _keras():
+    from mir.model import keras_backend
+
+    keras_backend()
+    import keras
+
+    return keras
+
+
+def _input_scaling(inp, *, band_mean, band_var):
+    """Per-band standardisation with the training statistics (or a fixed dB scaling)."""
+    from keras import layers
+
+    if band_mean is not None and band_var is not None:
+        return layers.Normalization(axis=1, mean=[float(v) for v in band_mean],
+                                    variance=[float(v) for v in band_var], name="band_norm")(inp)
+    return layers.Rescaling(1.0 / 30.0, offset=0.6, name="db_scale")(inp)  # typical music dB → ≈ N(0, 1)
+
+
+def _head(x, *, n_classes: int, dropout: float, embedding_dim: int, name: str, inp):
+    keras = _keras()
+    from keras import layers
+
+    x = layers.Dropout(dropout, name="drop_embed")(x)
+    x = layers.Dense(embedding_dim, activation="relu", name="embedding")(x)
+    x = layers.Dropout(dropout, name="drop_out")(x)
+    out = layers.Dense(n_classes, activation="softmax", name="genre", dtype="float32")(x)
+    return keras.Model(inp, out, name=name)
+
+
+def _check(n_classes: int, n_mels: int, n_frames: int, *, min_size: int, arch: str):
+    if n_classes < 2:
+        raise ValueError(f"n_classes must be >= 2, got {n_classes}")
+    if min(n_mels, n_frames) < min_size:
+        raise ValueError(f"{arch}: input {n_mels}×{n_frames} is too small (needs ≥ {min_size} mels and frames)")
+
+
+def shortchunk_res(*, n_mels: int, n_frames: int, n_classes: int, filters: Sequence[int] = (32, 32, 64, 64, 128),
+                   dropout: float = 0.3, embedding_dim: int = 128, band_mean=None, band_var=None):
+    """Short-chunk residual CNN (after Won et al. 2020), sized for CPUs.
+
+    A stride-2 3×3 stem with ``filters[0]`` channels, then one residual block per
+    further entry of ``filters`` — [Conv3×3 → BN → ReLU → Conv3×3 → BN] + a (1×1
+    projected) shortcut → ReLU → MaxPool 2 — and a head on the concatenated global
+    average and global max pools (max pooling keeps short, salient events).
+
+    Parameters
+    ----------
+    n_mels, n_frames : int
+        Input chunk size.
+    n_classes : int
+        Softmax outputs.
+    filters : sequence of int
+        Stem width, then one residual block per entry.
+    dropout : float
+        Dropout before and after the embedding.
+    embedding_dim : int
+        Width of the ``embedding`` layer.
+    band_mean, band_var : array-like, optional
+        Training per-band statistics for the input ``Normalization`` layer.
+
+    Returns
+    -------
+    keras.Model
+        Uncompiled.
+    """
+    from keras import layers
+
+    _keras()
+    _check(n_classes, n_mels, n_frames, min_size=2 ** len(filters), arch="shortchunk_res")
+    inp = layers.Input(shape=(n_mels, n_frames, 1), name="logmel_db")
+    x = _input_scaling(inp, band_mean=band_mean, band_var=band_var)
+    x = layers.Conv2D(filters[0], 3, strides=2, padding="same", use_bias=False, name="stem_conv")(x)
+    x = layers.BatchNormalization(momentum=0.9, name="stem_bn")(x)
+    x = layers.Activation("relu", name="stem_relu")(x)
+    for i, f in enumerate(filters[1:]):
+        h = layers.Conv2D(f, 3, padding="same", use_bias=False, name=f"res{i}_conv_a")(x)
+        h = layers.BatchNormalization(momentum=0.9, name=f"res{i}_bn_a")(h)
+        h = layers.Activation("relu", name=f"res{i}_relu_a")(h)
+        h = layers.Conv2D(f, 3, padding="same", use_bias=False, name=f"res{i}_conv_b")(h)
+        h = layers.BatchNormalization(momentum=0.9, name=f"res{i}_bn_b")(h)
+        sc = x
+        if x.shape[-1] != f:
+            sc = layers.Conv2D(f, 1, use_bias=False, name=f"res{i}_proj")(x)
+            sc = layers.BatchNormalization(momentum=0.9, name=f"res{i}_proj_bn")(sc)
+        x = layers.Activation("relu", name=f"res{i}_out")(layers.Add(name=f"res{i}_add")([h, sc]))
+        x = layers.MaxPooling2D(2, name=f"res{i}_pool")(x)
+    x = layers.Concatenate(name="pools")([layers.GlobalAveragePooling2D(name="gap")(x),
+                                          layers.GlobalMaxPooling2D(name="gmp")(x)])
+    return _head(x, n_classes=n_classes, dropout=dropout, embedding_dim=embedding_dim, name="mir_shortchunk_res",
+                 inp=inp)
+
+
+def cnn(*, n_mels: int, n_frames: int, n_classes: int, filters: Sequence[int] = (16, 32, 64, 128),
+        dropout: float = 0.3, embedding_dim: int = 64, band_mean=None, band_var=None):
+    """The small VGG-style CNN: [Conv3×3 → BN → ReLU → MaxPool2] per entry of ``filters`` (first conv stride 2).
+
+    Parameters are as for :func:`shortchunk_res`.
+    """
+    from keras import layers
+
+    _keras()
+    _check(n_classes, n_mels, n_frames, min_size=2 ** (len(filters) + 1), arch="cnn")
+    inp = layers.Input(shape=(n_mels, n_frames, 1), name="logmel_db")
+    x = _input_scaling(inp, band_mean=band_mean, band_var=band_var)
+    for i, f in enumerate(filters):
+        x = layers.Conv2D(f, 3, strides=2 if i == 0 else 1, padding="same", use_bias=False, name=f"conv{i}")(x)
+        # momentum 0.9: with few steps per epoch, 0.99 leaves the moving statistics far from the
+        # batch statistics and inference collapses to one class
+        x = layers.BatchNormalization(momentum=0.9, name=f"bn{i}")(x)
+        x = layers.Activation("relu", name=f"relu{i}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool{i}")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    return _head(x, n_classes=n_classes, dropout=dropout, embedding_dim=embedding_dim, name="mir_cnn", inp=inp)
+
+
+def fma_cnn(*, n_mels: int = 128, n_frames: int = 640, n_classes: int, filters: Sequence[int] = (32, 64, 128),
+            dropout: float = 0.3, band_mean=None, band_var=None):
+    """The FMA reference project's CNN, layer for layer.
+
+    Input dB scaled to ≈ [0, 1] by ``(dB + 80) / 80`` (the recipe's scaling, not the
+    band statistics); Conv2D 32 9×9 same ReLU → MaxPool 2 → Dropout 0.2 → Conv2D 64
+    5×5 valid ReLU → Conv2D 128 3×3 valid ReLU → GlobalAveragePooling → Dropout 0.3 →
+    Dense 256 / 128 / 64 ReLU, each followed by Dropout 0.3 → softmax. 202 115
+    parameters for 3 classes at 128 × 640.
+    """
+    from keras import layers
+
+    keras = _keras()
+    _check(n_classes, n_mels, n_frames, min_size=16, arch="fma_cnn")
+    f1, f2, f3 = (list(filters) + [64, 128])[:3]
+    inp = layers.Input(shape=(n_mels, n_frames, 1), name="logmel_db")
+    x = layers.Rescaling(1.0 / 80.0, offset=1.0, name="db_unit")(inp)  # (dB + 80) / 80
+    x = layers.Conv2D(f1, 9, padding="same", activation="relu", name="conv0")(x)
+    x = layers.MaxPooling2D(2, name="pool0")(x)
+    x = layers.Dropout(0.2, name="drop0")(x)
+    x = layers.Conv2D(f2, 5, padding="valid", activation="relu", name="conv1")(x)
+    x = layers.Conv2D(f3, 3, padding="valid", activation="relu", name="conv2")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = layers.Dropout(dropout, name="drop1")(x)
+    x = layers.Dense(256, activation="relu", name="dense256")(x)
+    x = layers.Dropout(dropout, name="drop2")(x)
+    x = layers.Dense(128, activation="relu", name="dense128")(x)
+    x = layers.Dropout(dropout, name="drop3")(x)
+    x = layers.Dense(64, activation="relu", name="embedding")(x)
+    x = layers.Dropout(dropout, name="drop4")(x)
+    out = layers.Dense(n_classes, activation="softmax", name="genre", dtype="float32")(x)
+    return keras.Model(inp, out, name="fma_cnn")
+
+
+def melgram_cnn(*, n_mels: int = 128, n_frames: int = 21, n_classes: int, filters: Sequence[int] = (16, 32, 64, 128),
+                dropout: float = 0.5, embedding_dim: int = 128, band_mean=None, band_var=None):
+    """The melgram reference project's 1-s segment CNN.
+
+    Four blocks of [Conv 5×5 same (16/32/64/128) → BatchNorm → SiLU → MaxPool 2]
+    (pooling pads, so a 21-frame segment survives four halvings) → Flatten → dense
+    head with dropout. The recipe's features are 1-s segments of 21 frames × 128
+    mels with a 50 ms window and hop at the native rate; set ``features.n_fft`` and
+    ``features.hop_length`` to 50 ms of samples to reproduce it.
+    """
+    from keras import layers
+
+    _keras()
+    _check(n_classes, n_mels, n_frames, min_size=2, arch="melgram_cnn")
+    inp = layers.Input(shape=(n_mels, n_frames, 1), name="logmel_db")
+    x = _input_scaling(inp, band_mean=band_mean, band_var=band_var)
+    for i, f in enumerate(filters):
+        x = layers.Conv2D(f, 5, padding="same", use_bias=False, name=f"conv{i}")(x)
+        x = layers.BatchNormalization(momentum=0.9, name=f"bn{i}")(x)
+        x = layers.Activation("silu", name=f"silu{i}")(x)
+        x = layers.MaxPooling2D(2, padding="same", name=f"pool{i}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    return _head(x, n_classes=n_classes, dropout=dropout, embedding_dim=embedding_dim, name="melgram_cnn", inp=inp)
+
+
+def crnn(*, n_mels: int, n_frames: int, n_classes: int, filters: Sequence[int] = (64, 128), dropout: float = 0.3,
+         embedding_dim: int = 64, rnn_units: int = 64, band_mean=None, band_var=None):
+    """Conv1D → bidirectional GRU over time, for comparison with the 2-D CNNs.
+
+    The mel bands are the channels of a 1-D convolution over time: per entry of
+    ``filters`` [Conv1D 3 → BN → ReLU → MaxPool 2], then a bidirectional GRU whose
+    final states summarise the chunk.
+    """
+    from keras import layers
+
+    _keras()
+    _check(n_classes, n_mels, n_frames, min_size=2 ** len(filters), arch="crnn")
+    inp = layers.Input(shape=(n_mels, n_frames, 1), name="logmel_db")
+    x = _input_scaling(inp, band_mean=band_mean, band_var=band_var)
+    x = layers.Reshape((n_mels, n_frames), name="squeeze")(x)
+    x = layers.Permute((2, 1), name="time_major")(x)  # (frames, mels)
+    for i, f in enumerate(filters):
+        x = layers.Conv1D(f, 3, padding="same", use_bias=False, name=f"conv{i}")(x)
+        x = layers.BatchNormalization(momentum=0.9, name=f"bn{i}")(x)
+        x = layers.Activation("relu", name=f"relu{i}")(x)
+        x = layers.MaxPooling1D(2, name=f"pool{i}")(x)
+    x = layers.Bidirectional(layers.GRU(rnn_units), name="bigru")(x)
+    return _head(x, n_classes=n_classes, dropout=dropout, embedding_dim=embedding_dim, name="mir_crnn", inp=inp)
+
+
+BUILDERS = {"shortchunk_res": shortchunk_res, "cnn": cnn, "fma_cnn": fma_cnn, "melgram_cnn": melgram_cnn,
+            "crnn": crnn}
+
+
+def build_model(arch: str, *, n_mels: int, n_frames: int, n_classes: int, filters: Sequence[int] | None = None,
+                dropout: float = 0.3, band_mean=None, band_var=None):
+    """Build ``arch`` (one of :data:`ARCHS`) for ``(n_mels, n_frames)`` chunks and ``n_classes`` genres.
+
+    ``filters=None`` takes the architecture's default widths.
+    """
+    if arch not in BUILDERS:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
+    return BUILDERS[arch](n_mels=n_mels, n_frames=n_frames, n_classes=n_classes,
+                          filters=tuple(filters or DEFAULT_FILTERS[arch]), dropout=dropout,
+                          band_mean=band_mean, band_var=band_var)
