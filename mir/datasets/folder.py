@@ -33,7 +33,7 @@ from pathlib import Path, PurePosixPath
 
 from mir.datasets.base import SPLITS, Clip
 
-__all__ = ["AUDIO_EXTENSIONS", "GROUP_BY", "SPLIT_MODES", "list_clips", "read_artist"]
+__all__ = ["AUDIO_EXTENSIONS", "GROUP_BY", "SPLIT_MODES", "list_clips", "read_artist", "read_tag"]
 
 log = logging.getLogger(__name__)
 
@@ -42,21 +42,29 @@ GROUP_BY = (None, "artist")
 AUDIO_EXTENSIONS = (".mp3", ".wav", ".ogg", ".flac", ".au")
 
 
-def read_artist(path: str | Path) -> str | None:
-    """The artist tag of an audio file, read with mutagen.
+#: Tag keys per field: ID3 frame, then the Vorbis/FLAC/MP4 spellings.
+TAG_KEYS = {"artist": ("TPE1", ("artist", "ARTIST", "Artist", "\xa9ART")),
+            "title": ("TIT2", ("title", "TITLE", "Title", "\xa9nam"))}
+
+
+def read_tag(path: str | Path, field: str = "artist") -> str | None:
+    """One text tag (``"artist"`` or ``"title"``) of an audio file, read with mutagen.
 
     Parameters
     ----------
     path : str or Path
-        An audio file: ID3 ``TPE1`` (MP3, and WAV/AIFF with an ID3 chunk), Vorbis
-        comment ``artist`` (Ogg Vorbis/Opus, FLAC) or MP4 ``©ART``.
+        An audio file: ID3 (MP3, and WAV/AIFF with an ID3 chunk: ``TPE1`` / ``TIT2``),
+        Vorbis comments (Ogg Vorbis/Opus, FLAC) or MP4 (``©ART`` / ``©nam``).
+    field : {"artist", "title"}
+        Which tag.
 
     Returns
     -------
     str or None
-        The first non-empty artist value, stripped; ``None`` when the file has no
-        artist tag, has no tags at all, or cannot be read. Never raises.
+        The first non-empty value, stripped; ``None`` when the file has no such tag,
+        has no tags at all, or cannot be read. Never raises.
     """
+    id3_key, other_keys = TAG_KEYS[field]
     try:
         import mutagen
 
@@ -66,10 +74,10 @@ def read_artist(path: str | Path) -> str | None:
             return None
         values: list = []
         if hasattr(tags, "getall"):  # ID3 (mp3, wav, aiff)
-            for frame in tags.getall("TPE1"):
+            for frame in tags.getall(id3_key):
                 values.extend(frame.text)
         else:  # Vorbis comments (ogg, flac), MP4, APEv2: case-insensitive keys
-            for key in ("artist", "ARTIST", "Artist", "\xa9ART"):
+            for key in other_keys:
                 try:
                     v = tags[key]
                 except (KeyError, ValueError, TypeError):
@@ -83,6 +91,11 @@ def read_artist(path: str | Path) -> str | None:
         return None
     except Exception:  # noqa: BLE001 - a broken or odd file must not stop listing
         return None
+
+
+def read_artist(path: str | Path) -> str | None:
+    """The artist tag of an audio file (see :func:`read_tag`); ``None`` when absent or unreadable."""
+    return read_tag(path, "artist")
 
 
 def _visible(rel: Path) -> bool:

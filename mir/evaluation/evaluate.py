@@ -31,17 +31,73 @@ def load_model(cfg: "Config"):
     return keras.models.load_model(model_path), read_json(labels_path)
 
 
-def predict_clips(model, X, rows, *, chunk: int, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-clip mean log-probabilities ``(n_clips, n_classes)``, per-segment probs and segment owners."""
+def clip_outputs(model, X, rows, *, chunk: int, batch_size: int = 64, embedding: bool = False) -> dict:
+    """One pass of ``model`` over every chunk of ``rows``.
+
+    Returns ``logp`` (per-clip mean log-probabilities), ``seg_p`` (per-chunk
+    probabilities), ``owner`` (the clip index of each chunk) and, with
+    ``embedding=True``, ``embedding``: per-clip means of the ``embedding`` layer.
+    """
     from mir.model.data import segments
 
     x, owner = segments(X, rows, chunk)
-    p = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
-    logp = np.log(np.clip(p, 1e-9, 1.0))
     n = len(rows)
-    sums = np.zeros((n, p.shape[1]))
-    np.add.at(sums, owner, logp)
-    return sums / np.bincount(owner, minlength=n)[:, None], p, owner
+    if embedding:
+        import keras
+
+        both = keras.Model(model.inputs, [model.output, model.get_layer("embedding").output])
+        p, e = both.predict(x, batch_size=batch_size, verbose=0)
+    else:
+        p, e = model.predict(x, batch_size=batch_size, verbose=0), None
+    p = np.asarray(p, dtype=np.float64)
+    counts = np.bincount(owner, minlength=n)[:, None]
+
+    def clip_mean(v):
+        sums = np.zeros((n, v.shape[1]))
+        np.add.at(sums, owner, v)
+        return sums / counts
+
+    out = {"logp": clip_mean(np.log(np.clip(p, 1e-9, 1.0))), "seg_p": p, "owner": owner}
+    if e is not None:
+        out["embedding"] = clip_mean(np.asarray(e, dtype=np.float64))
+    return out
+
+
+def predict_clips(model, X, rows, *, chunk: int, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-clip mean log-probabilities ``(n_clips, n_classes)``, per-segment probs and segment owners."""
+    o = clip_outputs(model, X, rows, chunk=chunk, batch_size=batch_size)
+    return o["logp"], o["seg_p"], o["owner"]
+
+
+def pca_scatter(groups: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], *, genres: list[str]):
+    """A figure with one PCA scatter per entry of ``groups``: ``title → (fit_x, x, labels)``.
+
+    Each panel fits a 2-component PCA on ``fit_x`` (standardised) and plots ``x``
+    coloured by genre (``labels``: genre names).
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from mir.reports.html import mpl
+
+    plt = mpl()
+    fig, axes = plt.subplots(1, len(groups), figsize=(5.2 * len(groups), 4.2), squeeze=False)
+    colors = plt.get_cmap("tab10" if len(genres) <= 10 else "tab20")
+    for ax, (title, (fit_x, x, labels)) in zip(axes[0], groups.items()):
+        pca = make_pipeline(StandardScaler(), PCA(n_components=2, random_state=0)).fit(fit_x)
+        z = pca.transform(x)
+        for i, g in enumerate(genres):
+            m = np.asarray(labels) == g
+            if m.any():
+                ax.scatter(z[m, 0], z[m, 1], s=14, alpha=0.75, color=colors(i % colors.N), label=g)
+        var = pca[-1].explained_variance_ratio_
+        ax.set_xlabel(f"PC1 ({var[0]:.0%})")
+        ax.set_ylabel(f"PC2 ({var[1]:.0%})")
+        ax.set_title(title, fontsize=10)
+    axes[0][-1].legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig
 
 
 def softmax_rows(logp: np.ndarray) -> np.ndarray:
@@ -58,6 +114,7 @@ def evaluate(cfg: "Config", *, progress: bool = True) -> dict:
     from mir.evaluation.review import write_review
     from mir.features.extract import FeatureStore
     from mir.io import read_table, write_csv, write_json
+    from mir.reports.html import figure_png
 
     model, info = load_model(cfg)
     genres = info["genres"]
@@ -67,16 +124,19 @@ def evaluate(cfg: "Config", *, progress: bool = True) -> dict:
         raise ValueError("no test clips to evaluate")
     lab = {g: i for i, g in enumerate(genres)}
     y = te["genre"].map(lab).to_numpy()
-    logp, seg_p, owner = predict_clips(model, store.logmel, te["row"].to_numpy(), chunk=info["chunk_frames"])
+    out = clip_outputs(model, store.logmel, te["row"].to_numpy(), chunk=info["chunk_frames"], embedding=True)
+    logp, seg_p, owner = out["logp"], out["seg_p"], out["owner"]
     pred = logp.argmax(axis=1)
     track = classification_metrics(y, pred, genres)
     segment = classification_metrics(y[owner], seg_p.argmax(axis=1), genres)
     manifest = read_table(cfg.paths.manifest)
     metrics = {
+        "arch": info.get("arch"),
         "track": track,
-        "segment": {k: segment[k] for k in ("accuracy", "macro_f1", "n")},
+        "segment": segment,
         "accuracy": round(track["accuracy"], 4),
         "macro_f1": round(track["macro_f1"], 4),
+        "segment_accuracy": round(segment["accuracy"], 4),
     }
     if cfg.evaluate.baseline != "none":
         from mir.config import FeatureParams
@@ -92,9 +152,22 @@ def evaluate(cfg: "Config", *, progress: bool = True) -> dict:
         "confidence": probs.max(axis=1).round(4),
     })
     write_csv(Path(cfg.paths.plots) / "confusion.csv", preds)
+    # PCA of the test clips: the input features (per-clip summary statistics) and the model's embedding,
+    # each fitted on (a bounded sample of) the training clips
+    tr = store.split("train")
+    tr = tr.sample(n=min(len(tr), 500), random_state=cfg.seed) if len(tr) else tr
+    emb_tr = clip_outputs(model, store.logmel, tr["row"].to_numpy(), chunk=info["chunk_frames"],
+                          embedding=True)["embedding"]
+    stats = store.stats().set_index("clip_id")
+    cols = [c for c in stats.columns if c not in ("genre", "split") and pd.api.types.is_numeric_dtype(stats[c])]
+    pca_png = figure_png(pca_scatter({
+        "input features (per-clip log-mel summary)": (stats.loc[tr["clip_id"], cols].to_numpy(),
+                                                      stats.loc[te["clip_id"], cols].to_numpy(), te["genre"]),
+        "model embedding (track mean)": (emb_tr, out["embedding"], te["genre"]),
+    }, genres=genres))
     write_review(Path(cfg.paths.reports) / "eval", preds=preds, probs=probs, genres=genres,
                  cm=confusion(y, pred, genres), metrics=metrics,
-                 paths=manifest.set_index("clip_id")["path"].to_dict())
+                 paths=manifest.set_index("clip_id")["path"].to_dict(), extra_png={"PCA of the test clips": pca_png})
     base = metrics.get("baseline", {})
     base_s = f"; baseline ({base['kind']}) {base['accuracy']:.3f}" if "accuracy" in base else ""
     print(f"evaluate: track accuracy {track['accuracy']:.3f}, macro-F1 {track['macro_f1']:.3f} "
