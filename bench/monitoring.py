@@ -54,7 +54,12 @@ def train_project(work: Path, data: Path) -> Path:
     cfg = load_config()
     for name in ("data", "ingest", "featurize", "train", "evaluate"):
         t = time.time()
-        stages.run(name, cfg, progress=False)
+        try:
+            stages.run(name, cfg, progress=False)
+        except Exception as err:  # evaluate only adds the test accuracy to the printout
+            if name != "evaluate":
+                raise
+            print(f"  evaluate failed ({type(err).__name__}: {err}); going on without it", flush=True)
         print(f"  {name}: {time.time() - t:.0f} s", flush=True)
     return work
 

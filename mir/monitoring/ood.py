@@ -5,9 +5,10 @@ embedding lies far from every genre the model was trained on:
 
 - ``msp`` — one minus the maximum softmax probability of the song's (chunk-averaged)
   prediction (Hendrycks & Gimpel 2017): high when the model is unsure;
-- ``dist`` — the distance of the song's embedding (mean over its chunks of the
-  model's penultimate ``embedding`` layer) to the nearest training-class centroid,
-  in training-standardised units: high when the song sounds unlike every class.
+- ``dist`` — the Mahalanobis distance of the song's embedding (mean over its chunks
+  of the model's penultimate ``embedding`` layer) to the nearest training-class
+  centroid, with one shared (tied), shrunk covariance of the standardised training
+  embeddings (Lee et al. 2018): high when the song sounds unlike every class.
 
 Each component is put on a robust common scale learned from the **validation**
 clips (median and inter-quartile range: ``(x - median) / IQR``), and the score is
@@ -45,11 +46,15 @@ class EmbeddingSpace:
     centroids : ndarray (k, d)
         Standardised mean embedding of each class (NaN rows for classes without
         training clips; they are never nearest).
+    precision : ndarray (d, d)
+        Inverse of the shared within-class covariance (shrunk towards a multiple of
+        the identity), used for the Mahalanobis distance.
     """
 
     mean: np.ndarray
     scale: np.ndarray
     centroids: np.ndarray
+    precision: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -88,8 +93,8 @@ def msp(probs: np.ndarray) -> np.ndarray:
     return 1.0 - p.max(axis=1)
 
 
-def fit_space(emb: np.ndarray, labels: np.ndarray, *, n_classes: int) -> EmbeddingSpace:
-    """Standardise training embeddings and compute one centroid per class.
+def fit_space(emb: np.ndarray, labels: np.ndarray, *, n_classes: int, shrinkage: float = 0.1) -> EmbeddingSpace:
+    """Standardise training embeddings; one centroid per class and a shared covariance.
 
     The per-dimension scale is the standard deviation plus 10 % of the median
     standard deviation, so a dimension that is (almost) constant on the training
@@ -103,6 +108,9 @@ def fit_space(emb: np.ndarray, labels: np.ndarray, *, n_classes: int) -> Embeddi
         Integer classes ``0..n_classes-1``.
     n_classes : int
         Number of classes of the model.
+    shrinkage : float, default 0.1
+        The within-class covariance ``C`` becomes ``(1 - s) C + s tr(C)/d I``: invertible
+        with few clips per dimension.
 
     Returns
     -------
@@ -122,18 +130,26 @@ def fit_space(emb: np.ndarray, labels: np.ndarray, *, n_classes: int) -> Embeddi
     std = e.std(axis=0)
     scale = std + 0.1 * (float(np.median(std)) or 1.0) + 1e-9
     z = (e - mean) / scale
+    if not (0 < shrinkage <= 1):
+        raise ValueError(f"shrinkage must be in (0, 1], got {shrinkage!r}")
     cent = np.full((n_classes, e.shape[1]), np.nan)
+    resid = np.zeros_like(z)
     for c in range(n_classes):
         if np.any(y == c):
             cent[c] = z[y == c].mean(axis=0)
-    return EmbeddingSpace(mean=mean, scale=scale, centroids=cent)
+            resid[y == c] = z[y == c] - cent[c]
+    d = e.shape[1]
+    cov = resid.T @ resid / max(e.shape[0] - 1, 1)
+    target = (float(np.trace(cov)) / d) or 1.0
+    cov = (1 - shrinkage) * cov + shrinkage * target * np.eye(d)
+    return EmbeddingSpace(mean=mean, scale=scale, centroids=cent, precision=np.linalg.inv(cov))
 
 
 def nearest_centroid(space: EmbeddingSpace, emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distance to the nearest class centroid, and that class, per row.
 
-    The Euclidean distance in standardised units is divided by ``sqrt(d)`` (an RMS
-    per dimension) so it does not grow with the embedding width.
+    The squared Mahalanobis distance (shared covariance of :func:`fit_space`) is
+    divided by ``d`` before the square root, so it does not grow with the embedding width.
 
     Parameters
     ----------
@@ -151,7 +167,8 @@ def nearest_centroid(space: EmbeddingSpace, emb: np.ndarray) -> tuple[np.ndarray
     if e.ndim != 2 or e.shape[1] != space.mean.shape[0]:
         raise ValueError(f"emb must be (n, {space.mean.shape[0]}), got shape {e.shape}")
     z = (e - space.mean) / space.scale
-    d2 = ((z[:, None, :] - space.centroids[None, :, :]) ** 2).sum(axis=2)
+    diff = z[:, None, :] - space.centroids[None, :, :]
+    d2 = np.einsum("nkd,de,nke->nk", diff, space.precision, diff)
     d2 = np.where(np.isnan(d2), np.inf, d2)
     nearest = d2.argmin(axis=1) if e.shape[0] else np.zeros(0, dtype=int)
     dist = np.sqrt(d2[np.arange(e.shape[0]), nearest] / e.shape[1])
@@ -167,7 +184,7 @@ def _robust(x: np.ndarray) -> tuple[float, float]:
 
 
 def calibrate(valid_msp: np.ndarray, valid_dist: np.ndarray, *, quantile: float = 0.95,
-              weight_dist: float = 0.5) -> Calibration:
+              weight_dist: float = 0.8) -> Calibration:
     """Learn the component scales and the ``unknown`` threshold on validation clips.
 
     Parameters
@@ -178,7 +195,7 @@ def calibrate(valid_msp: np.ndarray, valid_dist: np.ndarray, *, quantile: float 
     quantile : float, default 0.95
         The threshold is this quantile of the validation scores: about
         ``1 - quantile`` of in-distribution songs get flagged.
-    weight_dist : float, default 0.5
+    weight_dist : float, default 0.8
         Weight of the embedding distance in the score (``1 - weight_dist`` for msp).
 
     Returns
