@@ -39,28 +39,10 @@ for _k, _v in {"TF_CPP_MIN_LOG_LEVEL": "2", "DO_NOT_TRACK": "1", "GX_ANALYTICS_E
 
 def train_project(work: Path, data: Path) -> Path:
     """A temporary mir project trained on gtzan4 with the repo's parameters."""
-    import yaml
+    from common import folder_params, run_stages
 
-    from mir import stages
-    from mir.config import load_config
-
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["data"].update({"dataset": "folder", "genres": None})
-    params["folder"].update({"root": str(data / "gtzan4"), "split": "dirs", "group_by": None})
-    params["data"]["snapshot"] = False
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    os.chdir(work)
-    cfg = load_config()
-    for name in ("data", "ingest", "featurize", "train", "evaluate"):
-        t = time.time()
-        try:
-            stages.run(name, cfg, progress=False)
-        except Exception as err:  # evaluate only adds the test accuracy to the printout
-            if name != "evaluate":
-                raise
-            print(f"  evaluate failed ({type(err).__name__}: {err}); going on without it", flush=True)
-        print(f"  {name}: {time.time() - t:.0f} s", flush=True)
+    run_stages(work, folder_params(data / "gtzan4"), ("data", "ingest", "featurize", "train", "evaluate"),
+               keep_going=("evaluate",))  # evaluate only adds the test accuracy to the printout
     return work
 
 
