@@ -189,7 +189,7 @@ class AugmentParams(_Section):
     """Training-time augmentation of the random crops (see mir.model.data.augment)."""
 
     spec_masks: int = Field(default=2, ge=0, le=8)  # SpecAugment: frequency + time masks per crop
-    mixup_alpha: float = Field(default=0.4, ge=0)  # 0 = no mixup
+    mixup_alpha: float = Field(default=0.0, ge=0)  # 0 = no mixup
     gain_db: float = Field(default=6.0, ge=0)  # random level offset in ±gain_db
 
 
@@ -198,7 +198,7 @@ class TrainParams(_Section):
 
     arch: Literal["shortchunk_res", "cnn", "fma_cnn", "melgram_cnn", "crnn"] = "cnn"
     chunk_frames: int | None = Field(default=None, ge=8)  # null: the architecture's default
-    crops_per_clip: int = Field(default=4, ge=1)
+    crops_per_clip: int = Field(default=8, ge=1)
     epochs: int = Field(default=30, ge=1)
     batch_size: int = Field(default=32, ge=1)
     optimizer: Literal["adam", "sgd", "adagrad"] = "adam"
@@ -207,7 +207,7 @@ class TrainParams(_Section):
     lr_factor: float = Field(default=0.5, gt=0, le=1)  # plateau: ×factor after lr_patience; step: ×factor per step
     lr_patience: int = Field(default=3, ge=1)
     lr_step_epochs: int = Field(default=10, ge=1)
-    patience: int = Field(default=6, ge=1)  # early stopping on val_loss (best weights kept)
+    patience: int = Field(default=8, ge=1)  # early stopping on val_loss (best weights kept)
     min_delta: float = Field(default=0.0, ge=0)
     dropout: float = Field(default=0.3, ge=0, lt=1)
     filters: list[int] | None = Field(default=None, min_length=1)  # null: the architecture's default widths
