@@ -40,12 +40,11 @@ def test_dvc_exp_run_switches_every_architecture(project, tiny_params):
     _run(*GIT, "add", "-A", cwd=project)
     _run(*GIT, "commit", "-qm", "tiny mir project", cwd=project)
     for arch in ARCHS:
-        # up to `evaluate`: the stages the architecture changes and scores (monitor/report are tested elsewhere)
-        _run("dvc", "exp", "run", "-q", "-S", f"train.arch={arch}", "-n", f"arch-{arch}", "evaluate", cwd=project)
+        # up to `train`, the stage the architecture changes (the later stages are tested elsewhere)
+        _run("dvc", "exp", "run", "-q", "-S", f"train.arch={arch}", "-n", f"arch-{arch}", "train", cwd=project)
         train = json.loads((project / "metrics/train.json").read_text())
         assert train["arch"] == arch and train["epochs_run"] == 2
         assert json.loads((project / "models/labels.json").read_text())["arch"] == arch
-        assert 0.0 <= json.loads((project / "metrics/eval.json").read_text())["accuracy"] <= 1.0
         live = json.loads((project / "dvclive/metrics.json").read_text())
         assert {"train", "eval"} <= set(live) and live["step"] == 1  # two epochs logged
         assert len((project / "dvclive/plots/metrics/eval/loss.tsv").read_text().splitlines()) == 3  # header + 2
