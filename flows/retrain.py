@@ -65,6 +65,12 @@ def write_summary(result: dict, run_id: str) -> str:
     return str(_r.write_summary(load_config(), result, run_id=run_id))
 
 
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=10)
+def refresh_report() -> str:
+    """Rebuild ``reports/index.html`` through DVC so it shows the registry's new state (champion, run pages)."""
+    return _r.dvc_repro(targets=["report"], force=True, single_item=True)
+
+
 def _run_id() -> str:
     from prefect.runtime import flow_run
 
@@ -100,6 +106,8 @@ def retrain_on_new_genres(force: bool = False, targets: list[str] | None = None)
     result["decision"] = decide(result["comparison"], run_id, found["new"])
     result["action"] = "retrained"
     result["summary"] = write_summary(result, run_id)
+    if not targets or "report" in targets:  # the report was built before the decision: rebuild it
+        refresh_report()
     print(f"retrain: summary {result['summary']}")
     return result
 
