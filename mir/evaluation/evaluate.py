@@ -31,35 +31,49 @@ def load_model(cfg: "Config"):
     return keras.models.load_model(model_path), read_json(labels_path)
 
 
-def clip_outputs(model, X, rows, *, chunk: int, batch_size: int = 64, embedding: bool = False) -> dict:
-    """One pass of ``model`` over every chunk of ``rows``.
+def clip_outputs(model, X, rows, *, chunk: int, batch_size: int = 64, embedding: bool = False,
+                 layer: str = "embedding", batch_clips: int = 64) -> dict:
+    """One pass of ``model`` over every chunk of ``rows``, ``batch_clips`` clips at a time (bounded memory).
 
     Returns ``logp`` (per-clip mean log-probabilities), ``seg_p`` (per-chunk
     probabilities), ``owner`` (the clip index of each chunk) and, with
-    ``embedding=True``, ``embedding``: per-clip means of the ``embedding`` layer.
+    ``embedding=True``, ``embedding``: per-clip means of the ``layer`` activations.
     """
     from mir.model.data import segments
 
-    x, owner = segments(X, rows, chunk)
-    n = len(rows)
+    rows = np.asarray(rows, dtype=int)
+    net = model
     if embedding:
         import keras
 
-        both = keras.Model(model.inputs, [model.output, model.get_layer("embedding").output])
-        p, e = both.predict(x, batch_size=batch_size, verbose=0)
-    else:
-        p, e = model.predict(x, batch_size=batch_size, verbose=0), None
-    p = np.asarray(p, dtype=np.float64)
-    counts = np.bincount(owner, minlength=n)[:, None]
+        try:
+            emb_layer = model.get_layer(layer)
+        except ValueError:
+            raise ValueError(f"the model has no layer named {layer!r} (needed for the embedding)") from None
+        net = keras.Model(model.inputs, [model.outputs[0], emb_layer.output])
+    k = model.outputs[0].shape[-1]
+    logps, seg_ps, owners, embs = [np.zeros((0, k))], [np.zeros((0, k))], [np.zeros(0, dtype=int)], []
+    for start in range(0, len(rows), batch_clips):
+        part = rows[start : start + batch_clips]
+        x, owner = segments(X, part, chunk)
+        out = net.predict(x.astype(np.float32, copy=False), batch_size=batch_size, verbose=0)
+        p, e = out if embedding else (out, None)
+        p = np.asarray(p, dtype=np.float64)
+        counts = np.bincount(owner, minlength=len(part))[:, None]
 
-    def clip_mean(v):
-        sums = np.zeros((n, v.shape[1]))
-        np.add.at(sums, owner, v)
-        return sums / counts
+        def clip_mean(v):
+            sums = np.zeros((len(part), v.shape[1]))
+            np.add.at(sums, owner, v)
+            return sums / counts
 
-    out = {"logp": clip_mean(np.log(np.clip(p, 1e-9, 1.0))), "seg_p": p, "owner": owner}
-    if e is not None:
-        out["embedding"] = clip_mean(np.asarray(e, dtype=np.float64))
+        logps.append(clip_mean(np.log(np.clip(p, 1e-9, 1.0))))
+        seg_ps.append(p)
+        owners.append(owner + start)
+        if e is not None:
+            embs.append(clip_mean(np.asarray(e, dtype=np.float64)))
+    out = {"logp": np.concatenate(logps), "seg_p": np.concatenate(seg_ps), "owner": np.concatenate(owners)}
+    if embedding:
+        out["embedding"] = np.concatenate(embs) if embs else np.zeros((0, emb_layer.output.shape[-1]))
     return out
 
 

@@ -129,32 +129,10 @@ def embed_clips(model, X, rows, *, chunk: int, batch_clips: int = 64,
     emb : ndarray (n, d)
         Mean ``layer`` activation of each clip's chunks.
     """
-    import keras
+    from mir.evaluation.evaluate import clip_outputs
 
-    from mir.model.data import segments
-
-    try:
-        emb_layer = model.get_layer(layer)
-    except ValueError:
-        raise ValueError(f"the model has no layer named {layer!r} (needed for the embedding)") from None
-    two = keras.Model(model.inputs, [emb_layer.output, model.outputs[0]])
-    rows = np.asarray(rows, dtype=int)
-    logps, embs = [], []
-    for start in range(0, len(rows), batch_clips):
-        part = rows[start : start + batch_clips]
-        x, owner = segments(X, part, chunk)
-        e, p = two.predict(x.astype(np.float32, copy=False), batch_size=64, verbose=0)
-        lp = np.log(np.clip(np.asarray(p, dtype=np.float64), 1e-9, 1.0))
-        counts = np.bincount(owner, minlength=len(part))[:, None]
-        s_lp = np.zeros((len(part), lp.shape[1]))
-        s_e = np.zeros((len(part), e.shape[1]))
-        np.add.at(s_lp, owner, lp)
-        np.add.at(s_e, owner, np.asarray(e, dtype=np.float64))
-        logps.append(s_lp / counts)
-        embs.append(s_e / counts)
-    if not logps:
-        return np.zeros((0, model.outputs[0].shape[-1])), np.zeros((0, emb_layer.output.shape[-1]))
-    return np.concatenate(logps), np.concatenate(embs)
+    o = clip_outputs(model, X, rows, chunk=chunk, embedding=True, layer=layer, batch_clips=batch_clips)
+    return o["logp"], o["embedding"]
 
 
 def fit_pca(emb: np.ndarray, *, n_components: int) -> tuple[np.ndarray, np.ndarray]:
