@@ -169,7 +169,10 @@ def train(cfg: "Config", *, progress: bool = True) -> Path:
     done = _read_log(log_path)
     if len(done):
         print(f"train: resuming after epoch {int(done['epoch'].max())} (backup in {run_dir})")
+    # the epoch log is written before the backup: a kill between the two repeats an epoch (its row is
+    # replaced) instead of resuming past an epoch that was never logged
     callbacks = [
+        keras.callbacks.CSVLogger(str(log_path), append=True),
         AtomicBackupAndRestore(str(run_dir / "backup"), delete_checkpoint=True),
         BestCheckpoint(best_path, monitor="val_loss",
                        initial_best=float(done["val_loss"].min()) if len(done) else None),
@@ -182,8 +185,7 @@ def train(cfg: "Config", *, progress: bool = True) -> Path:
     elif tp.lr_schedule == "step":
         callbacks.append(keras.callbacks.LearningRateScheduler(
             lambda epoch, lr: tp.learning_rate * tp.lr_factor ** (epoch // tp.lr_step_epochs)))
-    callbacks += [keras.callbacks.CSVLogger(str(log_path), append=True),
-                  LiveLogger(Path(cfg.paths.dvclive), previous=done.drop(columns="epoch") if len(done) else None)]
+    callbacks.append(LiveLogger(Path(cfg.paths.dvclive), previous=done.drop(columns="epoch") if len(done) else None))
     t0 = time.perf_counter()
     model.fit(train_ds, validation_data=(xv, yv), epochs=tp.epochs, callbacks=callbacks,
               verbose=2 if progress else 0)
