@@ -11,7 +11,8 @@ Never run by the tests.
    project given with ``--model-dir``.
 2. Reference = the model's training clips (:func:`mir.monitoring.monitor.build_reference`), exactly as
    ``mir monitor`` builds it.
-3. **False-alarm rate**: the drift verdict on ``--resamples`` random subsets (``--size`` songs each) of
+3. **False-alarm rate**: ``mir monitor``'s drift verdict (Evidently feature drift, or more songs flagged unknown
+   than in-distribution music gives: :func:`mir.monitoring.monitor.overall_drift`) on ``--resamples`` random subsets (``--size`` songs each) of
    gtzan4/valid — in-distribution music the model never trained on. Goal ≤ 5 %.
 4. **Detection rate**: the verdict on as many subsets of gtzan4/valid rendered through the synth shift of
    params.yaml (``new_music.shift``: gain, EQ tilt, noise, 16 kHz), plus one verdict on the whole songs of
@@ -67,17 +68,22 @@ def verdicts(ref, pool, *, cols, cfg, resamples: int, size: int, seed: int) -> l
     """The dataset-drift verdict on ``resamples`` random subsets of ``pool``."""
     import numpy as np
 
-    from mir.monitoring.drift import drift_report
-    from mir.monitoring.monitor import PRED_COLUMN
-
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(resamples):
         idx = rng.choice(len(pool), size=min(size, len(pool)), replace=False)
-        v = drift_report(reference=ref.table, current=pool.iloc[idx], columns=cols, categorical=[PRED_COLUMN],
-                         drift_share=cfg.monitor.drift_share)
-        out.append(v["dataset_drift"])
+        out.append(verdict(ref, pool.iloc[idx], cols=cols, cfg=cfg)["drift"])
     return out
+
+
+def verdict(ref, table, *, cols, cfg) -> dict:
+    """``mir monitor``'s verdict on ``table``: Evidently feature drift, or an excess of songs flagged unknown."""
+    from mir.monitoring.drift import drift_report
+    from mir.monitoring.monitor import PRED_COLUMN, overall_drift
+
+    v = drift_report(reference=ref.table, current=table, columns=cols, categorical=[PRED_COLUMN],
+                     drift_share=cfg.monitor.drift_share)
+    return {**v, **overall_drift(v, table["unknown"], calibration=ref.calibration, alpha=cfg.monitor.unknown_alpha)}
 
 
 def main() -> None:
@@ -131,13 +137,13 @@ def main() -> None:
     t = time.time()
     fa = verdicts(ref, known, cols=cols, cfg=cfg, resamples=args.resamples, size=args.size, seed=1)
     det = verdicts(ref, shifted, cols=cols, cfg=cfg, resamples=args.resamples, size=args.size, seed=2)
-    v_songs = drift_report(reference=ref.table, current=songs, columns=cols, categorical=[PRED_COLUMN],
-                           drift_share=cfg.monitor.drift_share)
-    det_all = det + [v_songs["dataset_drift"]]
+    v_songs = verdict(ref, songs, cols=cols, cfg=cfg)
+    det_all = det + [v_songs["drift"]]
     print(f"drift verdicts ({len(cols) + 1} columns, {time.time() - t:.0f} s): in-distribution "
           f"{sum(fa)}/{len(fa)} drifted; synth-shifted {sum(det)}/{len(det)} drifted; songs vs gtzan4: "
-          f"{'drift' if v_songs['dataset_drift'] else 'no drift'} ({v_songs['n_drifted']}/{v_songs['n_columns']} "
-          "columns)", flush=True)
+          f"{'drift' if v_songs['drift'] else 'no drift'} (features: {v_songs['n_drifted']}/{v_songs['n_columns']} "
+          f"columns; {int(songs['unknown'].sum())}/{len(songs)} flagged unknown, p={v_songs['unknown_excess_p']:.2g})",
+          flush=True)
     full_known = drift_report(reference=ref.table, current=known, columns=cols, categorical=[PRED_COLUMN],
                               drift_share=cfg.monitor.drift_share)
     drifted_known = sorted(c for c, v in full_known["columns"].items() if v["drifted"])
@@ -148,8 +154,9 @@ def main() -> None:
     auc = ood.auroc(s_known, s_unknown)
     auc_msp = ood.auroc(known["msp"].to_numpy(), unknown["msp"].to_numpy())
     auc_dist = ood.auroc(known["emb_dist"].to_numpy(), unknown["emb_dist"].to_numpy())
+    auc_ood = ood.auroc(known["ood_dist"].to_numpy(), unknown["ood_dist"].to_numpy())
     print(f"unknown genres: AUROC {auc:.3f} (max-softmax alone {auc_msp:.3f}, embedding distance alone "
-          f"{auc_dist:.3f}); flagged: {np.mean(unknown['unknown']):.0%} of unknown-genre songs, "
+          f"{auc_dist:.3f}, {cfg.monitor.ood_features} distance alone {auc_ood:.3f}); flagged: {np.mean(unknown['unknown']):.0%} of unknown-genre songs, "
           f"{np.mean(known['unknown']):.0%} of known (threshold from valid, q={ref.calibration.quantile})")
     print(f"total {time.time() - t0:.0f} s")
     print(f"false_alarm_rate={np.mean(fa):.3f} detection_rate={np.mean(det_all):.3f} unknown_auroc={auc:.3f}")

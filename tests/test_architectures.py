@@ -49,6 +49,32 @@ def test_every_architecture_predicts_embeds_and_round_trips(arch, tmp_path):
     np.testing.assert_allclose(again.predict(x, verbose=0), p, atol=1e-5)
 
 
+@pytest.mark.parametrize("arch", ARCHS)
+def test_layer_statistics_are_each_feature_maps_channel_mean_and_std(arch):
+    """The OOD detector's per-layer statistics, pooled inside the network, match numpy on the feature maps."""
+    keras_backend()
+    import keras
+
+    from mir.evaluation.evaluate import clip_outputs, feature_map_layers
+
+    frames = min(DEFAULT_CHUNK[arch], 64)
+    m = build_model(arch, n_mels=32, n_frames=frames, n_classes=3, filters=None if arch == "fma_cnn" else (8, 8, 16))
+    names = feature_map_layers(m)
+    assert names, f"{arch}: no feature maps found"
+    assert all(len(m.get_layer(n).output.shape) in (3, 4) for n in names)
+    X = np.random.default_rng(1).normal(-30, 12, size=(3, 32, 2 * frames)).astype(np.float32)  # 2 chunks each
+    o = clip_outputs(m, X, [0, 2], chunk=frames, stats_layers=names)
+    maps = keras.Model(m.inputs, [m.get_layer(n).output for n in names])
+    for i, row in enumerate([0, 2]):
+        chunks = np.stack([X[row, :, :frames], X[row, :, frames:]])[..., None]
+        outs = maps.predict(chunks, verbose=0)
+        outs = outs if isinstance(outs, list) else [outs]
+        for name, fmap in zip(names, outs):
+            f = np.asarray(fmap, np.float64).reshape(2, -1, fmap.shape[-1])
+            want = np.concatenate([f.mean(axis=1), f.std(axis=1)], axis=1).mean(axis=0)
+            np.testing.assert_allclose(o["layer_stats"][name][i], want, rtol=2e-3, atol=2e-4)
+
+
 def test_unknown_architecture_and_impossible_shapes_are_clear_errors():
     with pytest.raises(ValueError, match="unknown architecture 'vgg'"):
         build_model("vgg", n_mels=32, n_frames=32, n_classes=3)

@@ -47,6 +47,41 @@ def test_msp_and_nearest_centroid():
         ood.nearest_centroid(space, probe[:, :3])
 
 
+def test_layer_spaces_put_every_layer_on_its_own_scale_and_flag_far_songs():
+    rng = np.random.default_rng(3)
+    y = np.repeat(np.arange(3), 40)
+    narrow = np.eye(3)[y] * 4 + rng.normal(0, 0.3, (120, 3))  # a 3-wide layer
+    wide = np.repeat(np.eye(3)[y], 10, axis=1) * 50 + rng.normal(0, 5, (120, 30))  # 30 wide, 10× the scale
+    ls = ood.fit_layer_spaces({"a": narrow, "b": wide}, y, n_classes=3)
+    assert ls.names == ["a", "b"] and len(ls.spaces) == 2
+    d_train = ood.layer_distance(ls, {"a": narrow, "b": wide})
+    assert abs(float(np.median(d_train))) < 0.3  # each layer centred on its training clips
+    near = {"a": narrow[:5] + rng.normal(0, 0.1, (5, 3)), "b": wide[:5] + rng.normal(0, 1, (5, 30))}
+    only_b_far = {"a": near["a"], "b": near["b"] + 60.0}  # unlike every class in one layer only
+    assert (ood.layer_distance(ls, only_b_far) > ood.layer_distance(ls, near).max() + 1).all()
+    with pytest.raises(ValueError, match="missing for layer"):
+        ood.layer_distance(ls, {"a": narrow})
+    with pytest.raises(ValueError, match="at least one layer"):
+        ood.fit_layer_spaces({}, y, n_classes=3)
+
+
+def test_an_excess_of_unknown_songs_is_drift_even_when_no_feature_drifts():
+    from mir.monitoring.monitor import overall_drift
+
+    assert ood.excess_unknown_p_value(0, 30, rate=0.05) == 1.0
+    assert ood.excess_unknown_p_value(2, 30, rate=0.05) > 0.4  # about what in-distribution music gives
+    assert ood.excess_unknown_p_value(15, 15, rate=0.05) < 1e-15
+    with pytest.raises(ValueError):
+        ood.excess_unknown_p_value(5, 3, rate=0.05)
+    cal = ood.calibrate(np.linspace(0, 0.5, 40), np.linspace(1, 2, 40), quantile=0.95)
+    calm = {"dataset_drift": False}
+    v = overall_drift(calm, [True] * 12 + [False] * 3, calibration=cal, alpha=0.001)
+    assert v["drift"] and v["unknown_drift"] and not v["dataset_drift"] and v["unknown_expected_share"] == 0.05
+    v = overall_drift(calm, [True] + [False] * 29, calibration=cal, alpha=0.001)
+    assert not v["drift"] and v["unknown_excess_p"] > 0.5
+    assert overall_drift({"dataset_drift": True}, [False] * 5, calibration=cal, alpha=0.001)["drift"]
+
+
 def test_calibrated_threshold_flags_the_quantile_and_separates_unknowns():
     rng = np.random.default_rng(1)
     m_val, d_val = rng.uniform(0, 0.3, 400), rng.gamma(4, 0.25, 400)

@@ -9,6 +9,7 @@ misclassified clip with its top-3 and a playable excerpt).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,34 +32,85 @@ def load_model(cfg: "Config"):
     return keras.models.load_model(model_path), read_json(labels_path)
 
 
+def feature_map_layers(model) -> list[str]:
+    """Names of the model's non-linear feature maps: every activation with a time (and frequency) axis.
+
+    These are the outputs of the convolutional (or recurrent) blocks, in order: ``Activation``/``ReLU``
+    layers and convolutions with a built-in non-linearity whose output has rank 3 ``(batch, time,
+    channels)`` or 4 ``(batch, mels, time, channels)``. Used for per-layer feature statistics
+    (:func:`clip_outputs`'s ``stats_layers``).
+    """
+    import keras
+
+    names = []
+    for layer in model.layers:
+        try:
+            rank = len(layer.output.shape)
+        except (AttributeError, ValueError):
+            continue
+        if rank not in (3, 4):
+            continue
+        act = getattr(layer, "activation", None)
+        is_act = isinstance(layer, (keras.layers.Activation, keras.layers.ReLU))
+        conv_act = (isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv2D)) and act is not None
+                    and getattr(act, "__name__", "linear") != "linear")
+        if is_act or conv_act:
+            names.append(layer.name)
+    return names
+
+
+def _stats_outputs(model, names: Sequence[str]) -> list:
+    """For each named layer, two Keras tensors: its channel means and channel means of squares (per chunk)."""
+    from keras import layers
+
+    outs = []
+    for name in names:
+        t = model.get_layer(name).output
+        pool = layers.GlobalAveragePooling2D if len(t.shape) == 4 else layers.GlobalAveragePooling1D
+        outs += [pool(dtype="float32")(t), pool(dtype="float32")(layers.Multiply(dtype="float32")([t, t]))]
+    return outs
+
+
 def clip_outputs(model, X, rows, *, chunk: int, batch_size: int = 64, embedding: bool = False,
-                 layer: str = "embedding", batch_clips: int = 64) -> dict:
+                 layer: str = "embedding", batch_clips: int = 64, stats_layers: Sequence[str] = ()) -> dict:
     """One pass of ``model`` over every chunk of ``rows``, ``batch_clips`` clips at a time (bounded memory).
 
     Returns ``logp`` (per-clip mean log-probabilities), ``seg_p`` (per-chunk
     probabilities), ``owner`` (the clip index of each chunk) and, with
     ``embedding=True``, ``embedding``: per-clip means of the ``layer`` activations.
+    With ``stats_layers`` (layer names, e.g. :func:`feature_map_layers`), also
+    ``layer_stats``: ``{name: (n, 2c)}`` — each channel's mean and standard deviation
+    over the chunk's time (and frequency) positions, averaged over a clip's chunks.
+    The statistics are pooled inside the network (Keras layers), so no feature map
+    ever reaches host memory.
     """
     from mir.model.data import segments
 
     rows = np.asarray(rows, dtype=int)
+    stats_layers = list(stats_layers)
     net = model
-    if embedding:
+    if embedding or stats_layers:
         import keras
 
-        try:
-            emb_layer = model.get_layer(layer)
-        except ValueError:
-            raise ValueError(f"the model has no layer named {layer!r} (needed for the embedding)") from None
-        net = keras.Model(model.inputs, [model.outputs[0], emb_layer.output])
+        outs = [model.outputs[0]]
+        if embedding:
+            try:
+                emb_layer = model.get_layer(layer)
+            except ValueError:
+                raise ValueError(f"the model has no layer named {layer!r} (needed for the embedding)") from None
+            outs.append(emb_layer.output)
+        outs += _stats_outputs(model, stats_layers)
+        net = keras.Model(model.inputs, outs)
     k = model.outputs[0].shape[-1]
     logps, seg_ps, owners, embs = [np.zeros((0, k))], [np.zeros((0, k))], [np.zeros(0, dtype=int)], []
+    stats: dict[str, list] = {name: [] for name in stats_layers}
     for start in range(0, len(rows), batch_clips):
         part = rows[start : start + batch_clips]
         x, owner = segments(X, part, chunk)
         out = net.predict(x.astype(np.float32, copy=False), batch_size=batch_size, verbose=0)
-        p, e = out if embedding else (out, None)
-        p = np.asarray(p, dtype=np.float64)
+        out = list(out) if isinstance(out, (list, tuple)) else [out]
+        p = np.asarray(out.pop(0), dtype=np.float64)
+        e = out.pop(0) if embedding else None
         counts = np.bincount(owner, minlength=len(part))[:, None]
 
         def clip_mean(v):
@@ -71,9 +123,16 @@ def clip_outputs(model, X, rows, *, chunk: int, batch_size: int = 64, embedding:
         owners.append(owner + start)
         if e is not None:
             embs.append(clip_mean(np.asarray(e, dtype=np.float64)))
+        for name in stats_layers:
+            m1 = np.asarray(out.pop(0), dtype=np.float64)
+            m2 = np.asarray(out.pop(0), dtype=np.float64)
+            sd = np.sqrt(np.maximum(m2 - m1 * m1, 0.0))
+            stats[name].append(clip_mean(np.concatenate([m1, sd], axis=1)))
     out = {"logp": np.concatenate(logps), "seg_p": np.concatenate(seg_ps), "owner": np.concatenate(owners)}
     if embedding:
         out["embedding"] = np.concatenate(embs) if embs else np.zeros((0, emb_layer.output.shape[-1]))
+    if stats_layers:
+        out["layer_stats"] = {name: (np.concatenate(v) if v else np.zeros((0, 0))) for name, v in stats.items()}
     return out
 
 

@@ -39,14 +39,14 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from mir.config import Config
-    from mir.monitoring.ood import Calibration, EmbeddingSpace
+    from mir.monitoring.ood import Calibration, EmbeddingSpace, LayerSpaces
 
 #: Columns of the feature tables that are not compared.
 DRIFT_EXCLUDE = ("clip_id", "song_id", "genre", "label", "split", "row", "path")
 #: The categorical prediction column of the drift report.
 PRED_COLUMN = "pred_genre"
 
-__all__ = ["DRIFT_EXCLUDE", "Reference", "analyse_folder", "build_reference", "drift_columns", "monitor"]
+__all__ = ["DRIFT_EXCLUDE", "Reference", "analyse_folder", "build_reference", "drift_columns", "monitor", "overall_drift"]
 
 
 @dataclass
@@ -60,6 +60,7 @@ class Reference:
     space: "EmbeddingSpace"
     calibration: "Calibration"
     calibration_split: str
+    layers: "LayerSpaces | None" = None  # monitor.ood_features == "layers": per-layer statistics spaces
 
 
 def _pred_columns(logp: np.ndarray, emb: np.ndarray, genres: list[str], pca_mean, pca_comps) -> dict[str, Any]:
@@ -111,14 +112,19 @@ def build_reference(cfg: "Config", model, info: dict) -> Reference:
     table = stats.loc[train["clip_id"]].reset_index()
     table["tempo_bpm"] = [tempo_bpm(np.asarray(store.logmel[r], dtype=np.float32), sr=fp.sample_rate,
                                     hop_length=fp.hop_length) for r in train["row"]]
-    logp, emb = embed_clips(model, store.logmel, train["row"].to_numpy(), chunk=chunk)
+    stats_layers = _stats_layers(cfg, model)
+    logp, emb, tr_stats = embed_clips(model, store.logmel, train["row"].to_numpy(), chunk=chunk,
+                                      stats_layers=stats_layers)
     pca_mean, comps = fit_pca(emb, n_components=cfg.monitor.embedding_pcs)
     for k, v in _pred_columns(logp, emb, genres, pca_mean, comps).items():
         table[k] = v
     lab = {g: i for i, g in enumerate(genres)}
     y = train["genre"].map(lab)
     keep = y.notna().to_numpy()
-    space = ood.fit_space(emb[keep], y[keep].astype(int).to_numpy(), n_classes=len(genres))
+    y_keep = y[keep].astype(int).to_numpy()
+    space = ood.fit_space(emb[keep], y_keep, n_classes=len(genres), shrinkage=cfg.monitor.ood_shrinkage)
+    layers = (ood.fit_layer_spaces({k: v[keep] for k, v in tr_stats.items()}, y_keep, n_classes=len(genres),
+                                   shrinkage=cfg.monitor.ood_shrinkage) if stats_layers else None)
 
     for split in ("valid", "test", "train"):  # the valid split; the others only when a dataset has none
         cal_rows = store.split(split)
@@ -126,14 +132,27 @@ def build_reference(cfg: "Config", model, info: dict) -> Reference:
             break
     if split != "valid":
         print(f"monitor: no validation clips; the unknown-genre threshold is calibrated on the {split} split")
-    cal_logp, cal_emb = embed_clips(model, store.logmel, cal_rows["row"].to_numpy(), chunk=chunk)
+    cal_logp, cal_emb, cal_stats = embed_clips(model, store.logmel, cal_rows["row"].to_numpy(), chunk=chunk,
+                                               stats_layers=stats_layers)
     from mir.evaluation.evaluate import softmax_rows
 
-    dist, _ = ood.nearest_centroid(space, cal_emb)
+    dist = ood.layer_distance(layers, cal_stats) if layers else ood.nearest_centroid(space, cal_emb)[0]
     cal = ood.calibrate(ood.msp(softmax_rows(cal_logp)), dist, quantile=cfg.monitor.ood_quantile,
                         weight_dist=cfg.monitor.ood_weight_dist)
     return Reference(table=pd.DataFrame(table), genres=genres, pca_mean=pca_mean, pca_components=comps,
-                     space=space, calibration=cal, calibration_split=split)
+                     space=space, calibration=cal, calibration_split=split, layers=layers)
+
+
+def _stats_layers(cfg: "Config", model) -> list[str]:
+    """The layers whose statistics the OOD distance uses ([] = the embedding)."""
+    if cfg.monitor.ood_features != "layers":
+        return []
+    from mir.evaluation.evaluate import feature_map_layers
+
+    names = feature_map_layers(model)
+    if not names:
+        print("monitor: the model has no convolutional feature maps; the OOD distance uses its embedding")
+    return names
 
 
 def analyse_folder(cfg: "Config", model, info: dict, ref: Reference, new_dir: str | Path, *,
@@ -144,7 +163,7 @@ def analyse_folder(cfg: "Config", model, info: dict, ref: Reference, new_dir: st
     -------
     songs : pandas.DataFrame
         One row per analysed song: ``song_id, label, path``, the reference's feature
-        columns, ``pred_genre``/``predicted``, ``confidence``, ``msp``, ``emb_dist``,
+        columns, ``pred_genre``/``predicted``, ``confidence``, ``msp``, ``emb_dist``, ``ood_dist``,
         ``ood_score``, ``unknown`` (bool), ``nearest_genre``.
     rejected : list of dict
         ``{"path", "reason"}`` for each file skipped.
@@ -192,16 +211,42 @@ def analyse_folder(cfg: "Config", model, info: dict, ref: Reference, new_dir: st
         raise ValueError(f"none of the {len(songs)} audio file(s) under {new_dir} could be analysed ({reasons}"
                          + (" …" if len(rejected) > 3 else "") + ")")
     table = pd.DataFrame(rows)
-    logp, emb = embed_clips(model, np.stack(mels), np.arange(len(mels)), chunk=int(info["chunk_frames"]))
+    logp, emb, stats = embed_clips(model, np.stack(mels), np.arange(len(mels)), chunk=int(info["chunk_frames"]),
+                                   stats_layers=ref.layers.names if ref.layers else [])
     for k, v in _pred_columns(logp, emb, ref.genres, ref.pca_mean, ref.pca_components).items():
         table[k] = v
     table["predicted"] = table[PRED_COLUMN]
     table["msp"] = ood.msp(softmax_rows(logp))
     table["emb_dist"], nearest = ood.nearest_centroid(ref.space, emb)
     table["nearest_genre"] = [ref.genres[i] for i in nearest]
-    table["ood_score"] = ood.ood_score(table["msp"].to_numpy(), table["emb_dist"].to_numpy(), ref.calibration)
+    table["ood_dist"] = ood.layer_distance(ref.layers, stats) if ref.layers else table["emb_dist"]
+    table["ood_score"] = ood.ood_score(table["msp"].to_numpy(), table["ood_dist"].to_numpy(), ref.calibration)
     table["unknown"] = table["ood_score"].to_numpy() > ref.calibration.threshold
     return table, rejected
+
+
+def overall_drift(feature_verdict: dict, unknown_flags, *, calibration: "Calibration", alpha: float) -> dict:
+    """Combine Evidently's feature-drift verdict with the excess of songs flagged unknown.
+
+    Drift is declared when the share of drifted columns reaches ``monitor.drift_share``
+    (Evidently) **or** when more songs are flagged unknown than in-distribution music
+    would give (:func:`mir.monitoring.ood.excess_unknown_p_value` below ``alpha``).
+
+    Returns
+    -------
+    dict
+        ``drift``, ``dataset_drift`` (the feature verdict), ``unknown_drift``,
+        ``unknown_excess_p``, ``unknown_expected_share``.
+    """
+    from mir.monitoring import ood
+
+    flags = np.asarray(unknown_flags, dtype=bool)
+    rate = 1.0 - calibration.quantile
+    p = ood.excess_unknown_p_value(int(flags.sum()), int(flags.size), rate=rate)
+    unknown_drift = bool(p < alpha)
+    return {"drift": bool(feature_verdict["dataset_drift"]) or unknown_drift,
+            "dataset_drift": bool(feature_verdict["dataset_drift"]), "unknown_drift": unknown_drift,
+            "unknown_excess_p": float(f"{p:.4g}"), "unknown_expected_share": round(rate, 4)}
 
 
 def drift_columns(ref: Reference, current: "pd.DataFrame") -> list[str]:
@@ -270,7 +315,8 @@ def monitor(cfg: "Config", *, new_dir: str | Path | None = None, progress: bool 
     pred = songs["predicted"].tolist()
     out = {
         "new_music": str(new_dir), "n_clips": len(songs), "n_rejected": len(rejected), "rejected": rejected,
-        "dataset_drift": verdict["dataset_drift"], "share_drifted": round(verdict["share_drifted"], 4),
+        **overall_drift(verdict, songs["unknown"], calibration=ref.calibration, alpha=cfg.monitor.unknown_alpha),
+        "share_drifted": round(verdict["share_drifted"], 4),
         "n_drifted": verdict["n_drifted"], "n_columns": verdict["n_columns"],
         "drifted_columns": sorted(c for c, v in verdict["columns"].items() if v["drifted"]),
         "new_music_accuracy": None if new_metrics is None else round(new_metrics["accuracy"], 4),
@@ -294,7 +340,8 @@ def monitor(cfg: "Config", *, new_dir: str | Path | None = None, progress: bool 
     write_json(Path(cfg.paths.metrics) / "drift.json", out)
     acc_s = "n/a" if new_metrics is None else f"{new_metrics['accuracy']:.3f}"
     print(f"monitor: {len(songs)} new songs ({len(rejected)} skipped), drift "
-          f"{'DETECTED' if out['dataset_drift'] else 'not detected'} ({out['n_drifted']}/{out['n_columns']} columns), "
+          f"{'DETECTED' if out['drift'] else 'not detected'} ({out['n_drifted']}/{out['n_columns']} columns; "
+          f"{out['n_unknown_flagged']} flagged unknown, p={out['unknown_excess_p']:.2g}), "
           f"accuracy on new music {acc_s}, {out['n_unknown_flagged']} flagged unknown → {reports / 'drift.html'}, "
           f"{reports / 'generalization.html'}")
     for r in rejected[:10]:

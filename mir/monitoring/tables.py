@@ -107,8 +107,8 @@ def tempo_bpm(S_db: np.ndarray, *, sr: int, hop_length: int, lo: float = 60.0, h
     return float(60.0 * fps / lag)
 
 
-def embed_clips(model, X, rows, *, chunk: int, batch_clips: int = 64,
-                layer: str = "embedding") -> tuple[np.ndarray, np.ndarray]:
+def embed_clips(model, X, rows, *, chunk: int, batch_clips: int = 64, layer: str = "embedding",
+                stats_layers=None):
     """Chunk-averaged log-probabilities and embeddings of clips, ``batch_clips`` clips at a time.
 
     Parameters
@@ -128,10 +128,16 @@ def embed_clips(model, X, rows, *, chunk: int, batch_clips: int = 64,
         Mean log-probability of each clip's chunks (as in evaluation).
     emb : ndarray (n, d)
         Mean ``layer`` activation of each clip's chunks.
+    layer_stats : dict, only when ``stats_layers`` is given (a list of layer names)
+        ``{name: (n, 2c)}`` channel mean/std of those layers (see
+        :func:`mir.evaluation.evaluate.clip_outputs`); then a 3-tuple is returned.
     """
     from mir.evaluation.evaluate import clip_outputs
 
-    o = clip_outputs(model, X, rows, chunk=chunk, embedding=True, layer=layer, batch_clips=batch_clips)
+    o = clip_outputs(model, X, rows, chunk=chunk, embedding=True, layer=layer, batch_clips=batch_clips,
+                     stats_layers=stats_layers or ())
+    if stats_layers is not None:
+        return o["logp"], o["embedding"], o.get("layer_stats", {})
     return o["logp"], o["embedding"]
 
 
