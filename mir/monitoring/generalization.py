@@ -52,7 +52,7 @@ def generalization_page(*, songs: "pd.DataFrame", genres: Sequence[str], new_met
     rejected : sequence of dict
         ``{"path", "reason"}`` per file that could not be analysed.
     summary : dict
-        Verdict values shown at the top (``new_music``, ``dataset_drift``,
+        Verdict values shown at the top (``new_music``, ``drift``, ``dataset_drift``, ``unknown_excess_p``,
         ``n_drifted``, ``n_columns``, ``ood_threshold``, ``ood_quantile``).
     """
     from mir.reports.html import confusion_figure, esc, figure_png, img, page, table
@@ -60,15 +60,23 @@ def generalization_page(*, songs: "pd.DataFrame", genres: Sequence[str], new_met
     parts: list[str] = []
     n = len(songs)
     n_flag = int(songs["unknown"].sum()) if n else 0
-    drift = "detected" if summary.get("dataset_drift") else "not detected"
+    drift = "detected" if summary.get("drift", summary.get("dataset_drift")) else "not detected"
+    features = "drift" if summary.get("dataset_drift") else "no drift"
     thr = f"{float(summary.get('ood_threshold', float('nan'))):.3f}"
     pct = f"{100 * float(summary.get('ood_quantile', 0.95)):.0f}"
+    excess = ""
+    if summary.get("unknown_excess_p") is not None:
+        expected = 100 * float(summary.get("unknown_expected_share", 0.05))
+        excess = (f" In-distribution music would have about {expected:.0f} % flagged: this many or more has "
+                  f"probability {float(summary['unknown_excess_p']):.2g} (binomial test)"
+                  + (", so the new music drifts from what the model learned." if summary.get("unknown_drift")
+                     else "."))
     parts.append(
         f"<p>{n} song(s) analysed from <code>{esc(summary.get('new_music', ''))}</code>, "
-        f"{len(rejected)} file(s) skipped. Data drift against the training clips: <b>{esc(drift)}</b> "
-        f"({esc(summary.get('n_drifted', '?'))} of {esc(summary.get('n_columns', '?'))} columns; "
-        f'<a href="drift.html">Evidently report</a>). {n_flag} song(s) flagged <b>unknown</b> '
-        f"(OOD score above {esc(thr)}, the {esc(pct)}th percentile on the validation clips).</p>"
+        f"{len(rejected)} file(s) skipped. Drift against the training clips: <b>{esc(drift)}</b> "
+        f"(features: {esc(features)}, {esc(summary.get('n_drifted', '?'))} of {esc(summary.get('n_columns', '?'))} "
+        f'columns, <a href="drift.html">Evidently report</a>). {n_flag} song(s) flagged <b>unknown</b> '
+        f"(OOD score above {esc(thr)}, the {esc(pct)}th percentile on the validation clips).{esc(excess)}</p>"
     )
 
     parts.append("<h2>In-dataset test vs new music</h2>")

@@ -217,7 +217,7 @@ def build_report(cfg: "Config", *, progress: bool = True) -> Path:
         if "accuracy" in m["eval"].get("baseline", {}):
             cards.append((f"baseline ({m['eval']['baseline']['kind']})", f"{m['eval']['baseline']['accuracy']:.3f}"))
     if m["drift"]:
-        cards.append(("drift on new music", "detected" if m["drift"]["dataset_drift"] else "none"))
+        cards.append(("drift on new music", "detected" if m["drift"].get("drift", m["drift"]["dataset_drift"]) else "none"))
         if m["drift"].get("new_music_accuracy") is not None:
             cards.append(("accuracy on new music", f"{m['drift']['new_music_accuracy']:.3f}"))
     if m["train"]:
