@@ -17,7 +17,7 @@ lies far from every genre the model was trained on, inside the network:
     (:func:`fit_space`, :func:`nearest_centroid`).
 
   On gtzan4 with new_genres as the unknown genres the layer statistics separate
-  unknown songs better (AUROC ≈ 0.80 vs ≈ 0.73, see bench/monitoring.py).
+  unknown songs better (bench/monitoring.py: AUROC 0.84 alone vs 0.67 for the embedding).
 
 Each component is put on a robust common scale learned from the **validation**
 clips (median and inter-quartile range: ``(x - median) / IQR``), and the score is
