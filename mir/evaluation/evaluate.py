@@ -9,6 +9,7 @@ misclassified clip with its top-3 and a playable excerpt).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -71,6 +72,24 @@ def _stats_outputs(model, names: Sequence[str]) -> list:
     return outs
 
 
+_NETS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _inference_net(model, layer: str | None, stats_layers: tuple):
+    """The model extended with the embedding / statistics outputs, built once per model and request.
+
+    Reusing it keeps one compiled predict function (a new ``keras.Model`` per call would retrace).
+    """
+    import keras
+
+    nets = _NETS.setdefault(model, {})
+    key = (layer, stats_layers)
+    if key not in nets:
+        outs = [model.outputs[0]] + ([model.get_layer(layer).output] if layer else [])
+        nets[key] = keras.Model(model.inputs, outs + _stats_outputs(model, stats_layers))
+    return nets[key]
+
+
 def clip_outputs(model, X, rows, *, chunk: int, batch_size: int = 64, embedding: bool = False,
                  layer: str = "embedding", batch_clips: int = 64, stats_layers: Sequence[str] = ()) -> dict:
     """One pass of ``model`` over every chunk of ``rows``, ``batch_clips`` clips at a time (bounded memory).
@@ -89,18 +108,13 @@ def clip_outputs(model, X, rows, *, chunk: int, batch_size: int = 64, embedding:
     rows = np.asarray(rows, dtype=int)
     stats_layers = list(stats_layers)
     net = model
+    if embedding:
+        try:
+            emb_layer = model.get_layer(layer)
+        except ValueError:
+            raise ValueError(f"the model has no layer named {layer!r} (needed for the embedding)") from None
     if embedding or stats_layers:
-        import keras
-
-        outs = [model.outputs[0]]
-        if embedding:
-            try:
-                emb_layer = model.get_layer(layer)
-            except ValueError:
-                raise ValueError(f"the model has no layer named {layer!r} (needed for the embedding)") from None
-            outs.append(emb_layer.output)
-        outs += _stats_outputs(model, stats_layers)
-        net = keras.Model(model.inputs, outs)
+        net = _inference_net(model, layer if embedding else None, tuple(stats_layers))
     k = model.outputs[0].shape[-1]
     logps, seg_ps, owners, embs = [np.zeros((0, k))], [np.zeros((0, k))], [np.zeros(0, dtype=int)], []
     stats: dict[str, list] = {name: [] for name in stats_layers}
