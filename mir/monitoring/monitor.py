@@ -46,7 +46,8 @@ DRIFT_EXCLUDE = ("clip_id", "song_id", "genre", "label", "split", "row", "path")
 #: The categorical prediction column of the drift report.
 PRED_COLUMN = "pred_genre"
 
-__all__ = ["DRIFT_EXCLUDE", "Reference", "analyse_folder", "build_reference", "drift_columns", "monitor", "overall_drift"]
+__all__ = ["DRIFT_EXCLUDE", "Reference", "analyse_folder", "build_reference", "drift_columns", "monitor",
+           "overall_drift"]
 
 
 @dataclass
