@@ -1,6 +1,6 @@
 """Accuracy benchmark: every architecture and the MFCC baseline on an artist-disjoint folder dataset.
 
-    python bench/accuracy.py [--data DIR] [--archs cnn,fma_cnn,...] [--epochs N] [--work DIR]
+    python bench/accuracy.py [--data DIR] [--archs cnn,fma_cnn,...] [--epochs N] [--seeds N] [--work DIR]
 
 Default data: ``gtzan4`` of the shared real-music folder (``$MIR_SHARED_DATA`` or ``../shared/data``):
 trained on ``gtzan4/train``, scored on ``gtzan4/valid`` (the artist-filtered split; the pipeline holds out
@@ -10,7 +10,7 @@ which gets its recipe's features (50-ms window = hop, 1-s segments of 21 frames)
 MFCC-statistics + SVM and + logistic regression on the same split.
 
 Prints a table (track-level accuracy, macro-F1, segment accuracy, seconds per epoch, training
-examples/s, device) and, last, ``default_minus_baseline_track_accuracy=X.XXX``: the default architecture
+examples/s, device; with ``--seeds N``, means over N training seeds on the same split) and, last, ``default_minus_baseline_track_accuracy=X.XXX``: the default architecture
 (params.yaml's ``train.arch``) minus the ``evaluate.baseline`` classifier, in track accuracy.
 """
 
@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--archs", default=",".join(ARCHS), help="comma-separated architectures")
     ap.add_argument("--epochs", type=int, default=None, help="override train.epochs")
     ap.add_argument("--work", type=Path, default=None, help="keep the projects here (default: a temp dir)")
+    ap.add_argument("--seeds", type=int, default=1,
+                    help="train each architecture this many times (seed, seed+1, …) and report the mean: one run "
+                         "on 84 clips varies by ±4 points")
     args = ap.parse_args(argv)
     if not (args.data / "train").is_dir():
         sys.exit(f"bench/accuracy.py: {args.data}/train not found (set MIR_SHARED_DATA or --data)")
@@ -58,15 +61,22 @@ def main(argv: list[str] | None = None) -> int:
         p = folder_params(args.data, train={"arch": arch, **train_over}, features=features_for[arch],
                           evaluate={"baseline": "svm"})
         if not (proj / "data/features/logmel.npy").exists():
-            run_stages(proj, p, ("data", "ingest", "featurize"))
+            run_stages(proj, p, ("data", "ingest", "featurize"))  # the split is fixed here, with params' seed
         t0 = time.time()
-        run_stages(proj, p, ("train", "evaluate"))
-        tr = json.loads((proj / "metrics/train.json").read_text())
-        ev = json.loads((proj / "metrics/eval.json").read_text())
-        rows.append({"model": arch, "track_acc": ev["accuracy"], "macro_f1": ev["macro_f1"],
-                     "segment_acc": ev["segment"]["accuracy"], "s_per_epoch": tr["seconds_per_epoch"],
-                     "examples_per_s": tr["examples_per_s"], "epochs": tr["epochs_run"], "params": tr["n_params"],
-                     "device": tr["device"], "wall_s": round(time.time() - t0)})
+        runs = []
+        for i in range(args.seeds):  # only the training seed changes: same split, same features
+            run_stages(proj, {**p, "seed": p["seed"] + i}, ("train", "evaluate"))
+            tr = json.loads((proj / "metrics/train.json").read_text())
+            ev = json.loads((proj / "metrics/eval.json").read_text())
+            runs.append((ev, tr))
+            if args.seeds > 1:
+                print(f"   seed {p['seed'] + i}: track accuracy {ev['accuracy']:.3f}", flush=True)
+        mean = lambda f: float(sum(f(e) for e, _ in runs) / len(runs))  # noqa: E731
+        rows.append({"model": arch, "track_acc": mean(lambda e: e["accuracy"]),
+                     "macro_f1": mean(lambda e: e["macro_f1"]), "segment_acc": mean(lambda e: e["segment"]["accuracy"]),
+                     "s_per_epoch": tr["seconds_per_epoch"], "examples_per_s": tr["examples_per_s"],
+                     "epochs": tr["epochs_run"], "params": tr["n_params"], "device": tr["device"],
+                     "runs": " ".join(f"{e['accuracy']:.3f}" for e, _ in runs), "wall_s": round(time.time() - t0)})
         if fkey == "shared" and not baselines:
             from mir.config import load_config
             from mir.evaluation.baseline import evaluate_baseline
@@ -81,11 +91,14 @@ def main(argv: list[str] | None = None) -> int:
                 baselines[kind] = b
                 rows.append({"model": f"baseline {b['kind']}", "track_acc": b["accuracy"],
                              "macro_f1": b["macro_f1"], "segment_acc": None, "s_per_epoch": None,
-                             "examples_per_s": None, "epochs": None, "params": None, "device": "cpu", "wall_s": None})
-        print(f"   track accuracy {ev['accuracy']:.3f}, macro-F1 {ev['macro_f1']:.3f}", flush=True)
+                             "examples_per_s": None, "epochs": None, "params": None, "device": "cpu", "wall_s": None,
+                             "runs": None})
+        row = next(r for r in rows if r["model"] == arch)
+        print(f"   track accuracy {row['track_acc']:.3f}, macro-F1 {row['macro_f1']:.3f}"
+              + (f" (mean of {len(runs)} seeds: {row['runs']})" if len(runs) > 1 else ""), flush=True)
 
     cols = ["model", "track_acc", "macro_f1", "segment_acc", "s_per_epoch", "examples_per_s", "epochs", "params",
-            "device"]
+            "device"] + (["runs"] if args.seeds > 1 else [])
     print()
     print(" | ".join(cols))
     print(" | ".join("---" for _ in cols))
