@@ -64,26 +64,18 @@ def shifted_copy(src: Path, dst: Path, cfg) -> Path:
     return dst
 
 
-def verdicts(ref, pool, *, cols, cfg, resamples: int, size: int, seed: int) -> list[bool]:
-    """The dataset-drift verdict on ``resamples`` random subsets of ``pool``."""
+def verdicts(ref, pool, *, cfg, resamples: int, size: int, seed: int) -> list[bool]:
+    """``mir monitor``'s drift verdict on ``resamples`` random subsets of ``pool``."""
     import numpy as np
+
+    from mir.monitoring.monitor import drift_verdict
 
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(resamples):
         idx = rng.choice(len(pool), size=min(size, len(pool)), replace=False)
-        out.append(verdict(ref, pool.iloc[idx], cols=cols, cfg=cfg)["drift"])
+        out.append(drift_verdict(cfg, ref, pool.iloc[idx])["drift"])
     return out
-
-
-def verdict(ref, table, *, cols, cfg) -> dict:
-    """``mir monitor``'s verdict on ``table``: Evidently feature drift, or an excess of songs flagged unknown."""
-    from mir.monitoring.drift import drift_report
-    from mir.monitoring.monitor import PRED_COLUMN, overall_drift
-
-    v = drift_report(reference=ref.table, current=table, columns=cols, categorical=[PRED_COLUMN],
-                     drift_share=cfg.monitor.drift_share)
-    return {**v, **overall_drift(v, table["unknown"], calibration=ref.calibration, alpha=cfg.monitor.unknown_alpha)}
 
 
 def main() -> None:
@@ -113,8 +105,7 @@ def main() -> None:
     from mir.evaluation.evaluate import load_model
     from mir.io import read_json
     from mir.monitoring import ood
-    from mir.monitoring.drift import drift_report
-    from mir.monitoring.monitor import PRED_COLUMN, analyse_folder, build_reference, drift_columns
+    from mir.monitoring.monitor import analyse_folder, build_reference, drift_columns, drift_verdict
 
     cfg = load_config()
     model, info = load_model(cfg)
@@ -135,17 +126,16 @@ def main() -> None:
           f"({len(rej)} skipped), {len(unknown)} unknown-genre (new_genres)", flush=True)
 
     t = time.time()
-    fa = verdicts(ref, known, cols=cols, cfg=cfg, resamples=args.resamples, size=args.size, seed=1)
-    det = verdicts(ref, shifted, cols=cols, cfg=cfg, resamples=args.resamples, size=args.size, seed=2)
-    v_songs = verdict(ref, songs, cols=cols, cfg=cfg)
+    fa = verdicts(ref, known, cfg=cfg, resamples=args.resamples, size=args.size, seed=1)
+    det = verdicts(ref, shifted, cfg=cfg, resamples=args.resamples, size=args.size, seed=2)
+    v_songs = drift_verdict(cfg, ref, songs)
     det_all = det + [v_songs["drift"]]
     print(f"drift verdicts ({len(cols) + 1} columns, {time.time() - t:.0f} s): in-distribution "
           f"{sum(fa)}/{len(fa)} drifted; synth-shifted {sum(det)}/{len(det)} drifted; songs vs gtzan4: "
           f"{'drift' if v_songs['drift'] else 'no drift'} (features: {v_songs['n_drifted']}/{v_songs['n_columns']} "
           f"columns; {int(songs['unknown'].sum())}/{len(songs)} flagged unknown, p={v_songs['unknown_excess_p']:.2g})",
           flush=True)
-    full_known = drift_report(reference=ref.table, current=known, columns=cols, categorical=[PRED_COLUMN],
-                              drift_share=cfg.monitor.drift_share)
+    full_known = drift_verdict(cfg, ref, known)
     drifted_known = sorted(c for c, v in full_known["columns"].items() if v["drifted"])
     print(f"  all {len(known)} in-distribution songs at once: {full_known['n_drifted']}/{full_known['n_columns']} "
           f"columns drift ({', '.join(drifted_known) or 'none'})")

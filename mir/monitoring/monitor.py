@@ -46,8 +46,8 @@ DRIFT_EXCLUDE = ("clip_id", "song_id", "genre", "label", "split", "row", "path")
 #: The categorical prediction column of the drift report.
 PRED_COLUMN = "pred_genre"
 
-__all__ = ["DRIFT_EXCLUDE", "Reference", "analyse_folder", "build_reference", "drift_columns", "monitor",
-           "overall_drift"]
+__all__ = ["DRIFT_EXCLUDE", "Reference", "analyse_folder", "build_reference", "drift_columns", "drift_verdict",
+           "monitor", "overall_drift"]
 
 
 @dataclass
@@ -250,6 +250,20 @@ def overall_drift(feature_verdict: dict, unknown_flags, *, calibration: "Calibra
             "unknown_excess_p": float(f"{p:.4g}"), "unknown_expected_share": round(rate, 4)}
 
 
+def drift_verdict(cfg: "Config", ref: Reference, songs: "pd.DataFrame", *, html_path: str | Path | None = None,
+                  title: str | None = None) -> dict:
+    """``mir monitor``'s verdict on the analysed ``songs``: Evidently's feature report plus :func:`overall_drift`.
+
+    Returns Evidently's verdict (per-column results, ``n_drifted`` …) updated with
+    ``drift``, ``unknown_drift``, ``unknown_excess_p`` and ``unknown_expected_share``.
+    """
+    from mir.monitoring.drift import drift_report
+
+    v = drift_report(reference=ref.table, current=songs, columns=drift_columns(ref, songs),
+                     categorical=[PRED_COLUMN], html_path=html_path, drift_share=cfg.monitor.drift_share, title=title)
+    return {**v, **overall_drift(v, songs["unknown"], calibration=ref.calibration, alpha=cfg.monitor.unknown_alpha)}
+
+
 def drift_columns(ref: Reference, current: "pd.DataFrame") -> list[str]:
     """The numeric columns compared by the drift report (the prediction is compared as a category)."""
     skip = set(DRIFT_EXCLUDE) | {PRED_COLUMN}
@@ -283,7 +297,6 @@ def monitor(cfg: "Config", *, new_dir: str | Path | None = None, progress: bool 
     from mir.evaluation.evaluate import load_model
     from mir.evaluation.metrics import classification_metrics, confusion
     from mir.io import read_json, write_json
-    from mir.monitoring.drift import drift_report
     from mir.monitoring.generalization import write_generalization
 
     new_dir = Path(new_dir or cfg.paths.new_music)
@@ -295,10 +308,8 @@ def monitor(cfg: "Config", *, new_dir: str | Path | None = None, progress: bool 
     songs, rejected = analyse_folder(cfg, model, info, ref, new_dir, progress=progress)
     genres = ref.genres
     reports = Path(cfg.paths.reports)
-    cols = drift_columns(ref, songs)
-    verdict = drift_report(reference=ref.table, current=songs, columns=cols, categorical=[PRED_COLUMN],
-                           html_path=reports / "drift.html", drift_share=cfg.monitor.drift_share,
-                           title="mir — new music vs training data (features, embedding PCA, predictions)")
+    verdict = drift_verdict(cfg, ref, songs, html_path=reports / "drift.html",
+                            title="mir — new music vs training data (features, embedding PCA, predictions)")
 
     labels = songs["label"].astype(str)
     known = labels.isin(genres).to_numpy()
@@ -316,7 +327,8 @@ def monitor(cfg: "Config", *, new_dir: str | Path | None = None, progress: bool 
     pred = songs["predicted"].tolist()
     out = {
         "new_music": str(new_dir), "n_clips": len(songs), "n_rejected": len(rejected), "rejected": rejected,
-        **overall_drift(verdict, songs["unknown"], calibration=ref.calibration, alpha=cfg.monitor.unknown_alpha),
+        **{k: verdict[k] for k in ("drift", "dataset_drift", "unknown_drift", "unknown_excess_p",
+                                   "unknown_expected_share")},
         "share_drifted": round(verdict["share_drifted"], 4),
         "n_drifted": verdict["n_drifted"], "n_columns": verdict["n_columns"],
         "drifted_columns": sorted(c for c, v in verdict["columns"].items() if v["drifted"]),

@@ -108,7 +108,7 @@ def tempo_bpm(S_db: np.ndarray, *, sr: int, hop_length: int, lo: float = 60.0, h
 
 
 def embed_clips(model, X, rows, *, chunk: int, batch_clips: int = 64, layer: str = "embedding",
-                stats_layers=None):
+                stats_layers=()) -> tuple[np.ndarray, np.ndarray, dict]:
     """Chunk-averaged log-probabilities and embeddings of clips, ``batch_clips`` clips at a time.
 
     Parameters
@@ -128,17 +128,15 @@ def embed_clips(model, X, rows, *, chunk: int, batch_clips: int = 64, layer: str
         Mean log-probability of each clip's chunks (as in evaluation).
     emb : ndarray (n, d)
         Mean ``layer`` activation of each clip's chunks.
-    layer_stats : dict, only when ``stats_layers`` is given (a list of layer names)
-        ``{name: (n, 2c)}`` channel mean/std of those layers (see
-        :func:`mir.evaluation.evaluate.clip_outputs`); then a 3-tuple is returned.
+    layer_stats : dict
+        ``{name: (n, 2c)}`` channel mean/std of the ``stats_layers`` (layer names; see
+        :func:`mir.evaluation.evaluate.clip_outputs`); empty without them.
     """
     from mir.evaluation.evaluate import clip_outputs
 
     o = clip_outputs(model, X, rows, chunk=chunk, embedding=True, layer=layer, batch_clips=batch_clips,
-                     stats_layers=stats_layers or ())
-    if stats_layers is not None:
-        return o["logp"], o["embedding"], o.get("layer_stats", {})
-    return o["logp"], o["embedding"]
+                     stats_layers=stats_layers)
+    return o["logp"], o["embedding"], o.get("layer_stats", {})
 
 
 def fit_pca(emb: np.ndarray, *, n_components: int) -> tuple[np.ndarray, np.ndarray]:
