@@ -26,6 +26,8 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[$(EXTRAS)]'
+	# the default model's pretrained weights (musicnn's own pins ask for numpy < 1.17: no deps; it needs none at run time)
+	$(BIN)/python -m pip install -q --no-deps -c constraints.txt musicnn
 	@touch $(STAMP)
 
 install: $(STAMP)

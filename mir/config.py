@@ -150,10 +150,10 @@ class AudioParams(_Section):
 class FeatureParams(_Section):
     """Log-mel spectrogram parameters (and the fixed clip length they are computed over)."""
 
-    sample_rate: int = Field(default=22050, ge=4000, le=192000)
-    n_fft: int = Field(default=2048, ge=64)
-    hop_length: int = Field(default=512, ge=16)
-    n_mels: int = Field(default=128, gt=0, le=512)
+    sample_rate: int = Field(default=16000, ge=4000, le=192000)  # defaults: musicnn's (the default model)
+    n_fft: int = Field(default=512, ge=64)
+    hop_length: int = Field(default=256, ge=16)
+    n_mels: int = Field(default=96, gt=0, le=512)
     fmin: float = Field(default=0.0, ge=0)
     fmax: float | None = Field(default=None, gt=0)
     clip_seconds: float = Field(default=30.0, gt=0, le=600)
@@ -196,7 +196,7 @@ class AugmentParams(_Section):
 class TrainParams(_Section):
     """Keras training (architectures: mir.model.architectures)."""
 
-    arch: Literal["shortchunk_res", "cnn", "fma_cnn", "melgram_cnn", "crnn"] = "cnn"
+    arch: Literal["musicnn", "shortchunk_res", "cnn", "fma_cnn", "melgram_cnn", "crnn"] = "musicnn"
     chunk_frames: int | None = Field(default=None, ge=8)  # null: the architecture's default
     crops_per_clip: int = Field(default=8, ge=1)
     epochs: int = Field(default=30, ge=1)
@@ -281,6 +281,20 @@ class Config(_Section):
     def validate(self) -> ValidateParams:  # type: ignore[override]
         """The ``validate:`` section (``validate`` is also a pydantic method name)."""
         return self.validate_
+
+    @model_validator(mode="after")
+    def _features_fit_arch(self) -> "Config":
+        if self.train.arch == "musicnn":
+            from mir.model.pretrained import MUSICNN_FEATURES
+
+            f = self.features
+            wrong = {k: getattr(f, k) for k, v in MUSICNN_FEATURES.items() if getattr(f, k) != v}
+            if wrong:
+                raise ValueError(
+                    "train.arch musicnn: its pretrained weights need features "
+                    + ", ".join(f"{k} {v}" for k, v in MUSICNN_FEATURES.items())
+                    + f" (got {', '.join(f'{k} {v}' for k, v in wrong.items())})")
+        return self
 
     @model_validator(mode="after")
     def _genres_exist(self) -> "Config":

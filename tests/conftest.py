@@ -50,7 +50,7 @@ TINY = {
     "audio": {"min_duration_s": 1.0, "max_duration_s": 60.0, "max_channels": 2},
     "features": {"sample_rate": 22050, "n_fft": 1024, "hop_length": 512, "n_mels": 32, "clip_seconds": 4.0,
                  "workers": 2},
-    "train": {"chunk_frames": 32, "crops_per_clip": 2, "epochs": 2, "batch_size": 16, "patience": 2,
+    "train": {"arch": "cnn", "chunk_frames": 32, "crops_per_clip": 2, "epochs": 2, "batch_size": 16, "patience": 2,
               "filters": [8, 16]},
     "monitor": {"drift_share": 0.5},
 }

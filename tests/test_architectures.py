@@ -39,8 +39,9 @@ def test_every_architecture_predicts_embeds_and_round_trips(arch, tmp_path):
     import keras
 
     frames = min(DEFAULT_CHUNK[arch], 64)
-    m = build_model(arch, n_mels=32, n_frames=frames, n_classes=3, filters=None if arch == "fma_cnn" else (8, 8, 16))
-    x = np.random.default_rng(0).normal(-30, 12, size=(2, 32, frames, 1)).astype(np.float32)
+    mels = 96 if arch == "musicnn" else 32  # musicnn's pretrained body takes its own 96 mels
+    m = build_model(arch, n_mels=mels, n_frames=frames, n_classes=3, filters=None if arch == "fma_cnn" else (8, 8, 16))
+    x = np.random.default_rng(0).normal(-30, 12, size=(2, mels, frames, 1)).astype(np.float32)
     p = m.predict(x, verbose=0)
     assert p.shape == (2, 3) and np.allclose(p.sum(axis=1), 1, atol=1e-5)
     assert m.get_layer("embedding").output.shape[-1] >= 16  # monitoring reads this layer
@@ -58,11 +59,12 @@ def test_layer_statistics_are_each_feature_maps_channel_mean_and_std(arch):
     from mir.evaluation.evaluate import clip_outputs, feature_map_layers
 
     frames = min(DEFAULT_CHUNK[arch], 64)
-    m = build_model(arch, n_mels=32, n_frames=frames, n_classes=3, filters=None if arch == "fma_cnn" else (8, 8, 16))
+    mels = 96 if arch == "musicnn" else 32
+    m = build_model(arch, n_mels=mels, n_frames=frames, n_classes=3, filters=None if arch == "fma_cnn" else (8, 8, 16))
     names = feature_map_layers(m)
     assert names, f"{arch}: no feature maps found"
     assert all(len(m.get_layer(n).output.shape) in (3, 4) for n in names)
-    X = np.random.default_rng(1).normal(-30, 12, size=(3, 32, 2 * frames)).astype(np.float32)  # 2 chunks each
+    X = np.random.default_rng(1).normal(-30, 12, size=(3, mels, 2 * frames)).astype(np.float32)  # 2 chunks each
     o = clip_outputs(m, X, [0, 2], chunk=frames, stats_layers=names)
     maps = keras.Model(m.inputs, [m.get_layer(n).output for n in names])
     for i, row in enumerate([0, 2]):
@@ -72,7 +74,12 @@ def test_layer_statistics_are_each_feature_maps_channel_mean_and_std(arch):
         for name, fmap in zip(names, outs):
             f = np.asarray(fmap, np.float64).reshape(2, -1, fmap.shape[-1])
             want = np.concatenate([f.mean(axis=1), f.std(axis=1)], axis=1).mean(axis=0)
-            np.testing.assert_allclose(o["layer_stats"][name][i], want, rtol=2e-3, atol=2e-4)
+            got, c = o["layer_stats"][name][i], fmap.shape[-1]
+            np.testing.assert_allclose(got[:c], want[:c], rtol=2e-3, atol=2e-4)  # channel means
+            # stds come from float32 E[x²] − E[x]²: compare variances (a near-zero variance's rounding error
+            # becomes a much larger std error through the square root)
+            np.testing.assert_allclose(got[c:] ** 2, want[c:] ** 2, rtol=4e-3,
+                                       atol=2e-4 * max(1.0, float((want[c:] ** 2).max())))
 
 
 def test_unknown_architecture_and_impossible_shapes_are_clear_errors():

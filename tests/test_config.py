@@ -13,7 +13,7 @@ def test_defaults_and_repo_params_are_valid():
     cfg = load_config(ROOT / "params.yaml")
     assert isinstance(cfg, Config)
     assert cfg.genres == sorted(cfg.synth.genres)
-    assert cfg.features.n_mels == 128
+    assert cfg.features.n_mels == 96 and cfg.train.arch == "musicnn"  # the default model's pretrained input
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,11 @@ def test_dvc_exp_run_switches_every_architecture(project, tiny_params):
     _run(*GIT, "commit", "-qm", "tiny mir project", cwd=project)
     for arch in ARCHS:
         # up to `train`, the stage the architecture changes (the later stages are tested elsewhere)
-        _run("dvc", "exp", "run", "-q", "-S", f"train.arch={arch}", "-n", f"arch-{arch}", "train", cwd=project)
+        # musicnn's pretrained body needs its own features: 16 kHz, n_fft 512, hop 256, 96 mels
+        feats = ["-S", "features.sample_rate=16000", "-S", "features.n_fft=512", "-S", "features.hop_length=256",
+                 "-S", "features.n_mels=96", "-S", "train.chunk_frames=null"] if arch == "musicnn" else []
+        _run("dvc", "exp", "run", "-q", "-S", f"train.arch={arch}", *feats, "-n", f"arch-{arch}", "train",
+             cwd=project)
         train = json.loads((project / "metrics/train.json").read_text())
         assert train["arch"] == arch and train["epochs_run"] == 2
         assert json.loads((project / "models/labels.json").read_text())["arch"] == arch

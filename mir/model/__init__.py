@@ -13,4 +13,6 @@ def keras_backend() -> str:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
+    import mir.model.layers  # noqa: F401 - registers mir's custom layers for keras.models.load_model
+
     return keras.backend.backend()

@@ -7,12 +7,16 @@ it (monitoring reads the penultimate representation from there).
 =================  ==========================================================  ============
 ``train.arch``     what                                                         chunk frames
 =================  ==========================================================  ============
-``shortchunk_res`` default: short-chunk residual CNN (≈ 3 s), GAP+GMP head       128
+``shortchunk_res`` short-chunk residual CNN (≈ 3 s), GAP+GMP head       128
 ``cnn``            the small VGG-style CNN of the walking pipeline              128
 ``fma_cnn``        the FMA reference project's CNN (≈ 202 k params, 3 classes)   640
 ``melgram_cnn``    the melgram reference project's 1-s segment CNN               21
 ``crnn``           Conv1D front end → bidirectional GRU, for comparison          256
+``musicnn``        default: pretrained musicnn (MSD tags), frozen, + a new head  187
 =================  ==========================================================  ============
+
+``musicnn`` needs musicnn's features (16 kHz, n_fft 512, hop 256, 96 mels: the params.yaml
+defaults) and its pretrained weights (:mod:`mir.model.pretrained`); only its head is trained.
 """
 
 from __future__ import annotations
@@ -20,11 +24,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 #: Default chunk length (frames) per architecture, used when ``train.chunk_frames`` is null.
-DEFAULT_CHUNK = {"shortchunk_res": 128, "cnn": 128, "fma_cnn": 640, "melgram_cnn": 21, "crnn": 256}
+DEFAULT_CHUNK = {"musicnn": 187, "shortchunk_res": 128, "cnn": 128, "fma_cnn": 640, "melgram_cnn": 21,
+                 "crnn": 256}
 #: Default conv widths per architecture, used when ``train.filters`` is null.
-DEFAULT_FILTERS = {"shortchunk_res": (32, 32, 64, 64, 128), "cnn": (16, 32, 64, 128), "fma_cnn": (32, 64, 128),
+DEFAULT_FILTERS = {"musicnn": (), "shortchunk_res": (32, 32, 64, 64, 128), "cnn": (16, 32, 64, 128), "fma_cnn": (32, 64, 128),
                    "melgram_cnn": (16, 32, 64, 128), "crnn": (64, 128)}
 ARCHS = tuple(DEFAULT_CHUNK)
+#: Architectures with a frozen pretrained body: only the layers after this one are trained
+#: (:func:`head_model`; the ``train`` stage embeds the chunks once and fits the head on them).
+FROZEN_BODY = {"musicnn": "musicnn_bn_pool"}
+#: The trainable head every architecture ends with (:func:`_head`).
+HEAD_LAYERS = ("drop_embed", "embedding", "drop_out", "genre")
 
 
 def _keras():
@@ -227,8 +237,98 @@ def crnn(*, n_mels: int, n_frames: int, n_classes: int, filters: Sequence[int] =
     return _head(x, n_classes=n_classes, dropout=dropout, embedding_dim=embedding_dim, name="mir_crnn", inp=inp)
 
 
-BUILDERS = {"shortchunk_res": shortchunk_res, "cnn": cnn, "fma_cnn": fma_cnn, "melgram_cnn": melgram_cnn,
-            "crnn": crnn}
+def musicnn(*, n_mels: int = 96, n_frames: int = 187, n_classes: int, filters: Sequence[int] = (),
+            dropout: float = 0.5, embedding_dim: int = 200, band_mean=None, band_var=None, pretrained: bool = True):
+    """musicnn (Pons & Serra 2019) pretrained on the Million Song Dataset tags, frozen, with a new genre head.
+
+    The body is a Keras 3 port of ``MSD_musicnn``: batch-normalised input; a timbral front end (7-frame ×
+    38- and 67-mel filters, max over frequency) and a temporal one (128-, 64-, 32-frame × 1-mel filters);
+    three 7-frame Conv1D mid-end layers with residual connections, densely concatenated (753 channels);
+    max and mean over time, interleaved as in the original (1 506 values), and its batch norm. musicnn's own 200-unit layer and 50-tag
+    output are replaced by a new genre head, :func:`_head` (dropout → ``embedding`` → dropout → ``genre``).
+
+    Parameters
+    ----------
+    n_mels, n_frames : int
+        96 mels (musicnn's features) × any number of frames (187 ≈ 3 s, its training length).
+    pretrained : bool
+        Load the MSD weights (:func:`mir.model.pretrained.load_musicnn`); ``False`` only for tests.
+
+    Other parameters are as for :func:`shortchunk_res` (``filters`` and the band statistics are unused:
+    the pretrained input batch norm standardises).
+    """
+    keras = _keras()
+    from keras import layers
+
+    from mir.model.layers import DbToLogCompressed
+
+    if n_mels != 96:
+        raise ValueError(f"musicnn: needs 96 mel bands (its pretrained features), got {n_mels}: set "
+                         "features.sample_rate 16000, n_fft 512, hop_length 256, n_mels 96")
+    _check(n_classes, n_mels, n_frames, min_size=8, arch="musicnn")
+    T = n_frames
+    inp = layers.Input(shape=(n_mels, n_frames, 1), name="logmel_db")
+    x = DbToLogCompressed(name="musicnn_logc")(inp)
+    x = layers.Permute((2, 1, 3), name="musicnn_time_major")(x)  # (time, mels, 1), as musicnn
+    x = layers.BatchNormalization(name="musicnn_bn_in")(x)
+    pad7 = layers.ZeroPadding2D(((3, 3), (0, 0)), name="musicnn_pad7")(x)
+    front = []
+    for k, height in ((74, 38), (77, 67)):
+        c = layers.Conv2D(204, (7, height), activation="relu", name=f"musicnn_timbral_{k}")(pad7)
+        c = layers.BatchNormalization(name=f"musicnn_bn_timbral_{k}")(c)
+        c = layers.MaxPooling2D((1, c.shape[2]), name=f"musicnn_fmax_timbral_{k}")(c)
+        front.append(layers.Reshape((T, 204), name=f"musicnn_timbral_{k}_seq")(c))
+    for k in (128, 64, 32):
+        c = layers.Conv2D(51, (k, 1), padding="same", activation="relu", name=f"musicnn_temporal_{k}")(x)
+        c = layers.BatchNormalization(name=f"musicnn_bn_temporal_{k}")(c)
+        c = layers.MaxPooling2D((1, c.shape[2]), name=f"musicnn_fmax_temporal_{k}")(c)
+        front.append(layers.Reshape((T, 51), name=f"musicnn_temporal_{k}_seq")(c))
+    h = layers.Concatenate(name="musicnn_frontend")(front)
+    mids = [h]
+    for i in range(3):
+        c = layers.Conv1D(64, 7, activation="relu", name=f"musicnn_mid{i}")(
+            layers.ZeroPadding1D(3, name=f"musicnn_pad_mid{i}")(h))
+        c = layers.BatchNormalization(name=f"musicnn_bn_mid{i}")(c)
+        h = c if i == 0 else layers.Add(name=f"musicnn_res{i}")([c, h])
+        mids.append(h)
+    m = layers.Concatenate(name="musicnn_midend")(mids)
+    mx = layers.Reshape((-1, 1), name="musicnn_max_col")(layers.GlobalMaxPooling1D(name="musicnn_tmax")(m))
+    mu = layers.Reshape((-1, 1), name="musicnn_mean_col")(layers.GlobalAveragePooling1D(name="musicnn_tmean")(m))
+    pool = layers.Flatten(name="musicnn_pool")(layers.Concatenate(name="musicnn_max_mean")([mx, mu]))
+    body = layers.BatchNormalization(name="musicnn_bn_pool")(pool)
+    model = _head(body, n_classes=n_classes, dropout=dropout, embedding_dim=embedding_dim, name="mir_musicnn",
+                  inp=inp)
+    if pretrained:
+        from mir.model.pretrained import load_musicnn
+
+        load_musicnn(model)
+    for layer in model.layers:
+        if layer.name.startswith("musicnn_"):
+            layer.trainable = False
+    return model
+
+
+def body_model(model, arch: str):
+    """The frozen body of ``model`` (input → :data:`FROZEN_BODY` layer), or None for a trained-from-scratch arch."""
+    if arch not in FROZEN_BODY:
+        return None
+    keras = _keras()
+    return keras.Model(model.inputs[0], model.get_layer(FROZEN_BODY[arch]).output, name=f"{arch}_body")
+
+
+def head_model(model, arch: str):
+    """The head of ``model`` as a model on the body's output; its layers are shared with ``model``."""
+    keras = _keras()
+    from keras import layers
+
+    x = inp = layers.Input(shape=tuple(model.get_layer(FROZEN_BODY[arch]).output.shape[1:]), name="body_features")
+    for name in HEAD_LAYERS:
+        x = model.get_layer(name)(x)
+    return keras.Model(inp, x, name=f"{arch}_head")
+
+
+BUILDERS = {"musicnn": musicnn, "shortchunk_res": shortchunk_res, "cnn": cnn, "fma_cnn": fma_cnn,
+            "melgram_cnn": melgram_cnn, "crnn": crnn}
 
 
 def build_model(arch: str, *, n_mels: int, n_frames: int, n_classes: int, filters: Sequence[int] | None = None,

@@ -106,12 +106,40 @@ def distribution_scope(tp, backend: str):
     return contextlib.nullcontext(), "none"
 
 
+def embed_once(body, crops, xv, yv, cache: Path, *, progress: bool = True):
+    """Frozen-body training data: one pass of ``crops`` (random, augmented crops) and the validation chunks
+    through ``body``. Cached in ``cache`` (the run's resume folder), so a killed run does not embed again.
+
+    Returns ``((features, targets), (val_features, val_targets))``.
+    """
+    from mir.io import atomic_path
+
+    if cache.is_file():
+        with np.load(cache) as z:
+            return (z["x"], z["y"]), (z["xv"], z["yv"])
+    import keras
+
+    feats, targets = [], []
+    bar = keras.utils.Progbar(len(crops), unit_name="batch") if progress else None
+    for i in range(len(crops)):  # one batch at a time: memory is the features, not the spectrograms
+        xb, yb = crops[i]
+        feats.append(keras.ops.convert_to_numpy(body(xb, training=False)))
+        targets.append(np.asarray(yb, dtype=np.float32))
+        if bar is not None:
+            bar.update(i + 1)
+    fv = np.concatenate([np.asarray(body.predict(xv[j:j + 64], verbose=0)) for j in range(0, len(xv), 64)])
+    out = (np.concatenate(feats), np.concatenate(targets)), (fv, np.asarray(yv, dtype=np.float32))
+    with atomic_path(cache) as tmp, open(tmp, "wb") as f:
+        np.savez(f, x=out[0][0], y=out[0][1], xv=out[1][0], yv=out[1][1])
+    return out
+
+
 def train(cfg: "Config", *, progress: bool = True) -> Path:
     """Stage ``train``; returns the saved model's path."""
     from mir.features.extract import FeatureStore
     from mir.io import atomic_path, write_csv, write_json
     from mir.model import keras_backend
-    from mir.model.architectures import build_model
+    from mir.model.architectures import HEAD_LAYERS, body_model, build_model, head_model
     from mir.model.callbacks import AtomicBackupAndRestore, BestCheckpoint, LiveLogger
     from mir.model.cnn import band_stats
     from mir.model.data import make_crops, segments
@@ -155,10 +183,12 @@ def train(cfg: "Config", *, progress: bool = True) -> Path:
     with scope:
         model = build_model(tp.arch, n_mels=n_mels, n_frames=chunk, n_classes=k, filters=tp.filters,
                             dropout=tp.dropout, band_mean=mean, band_var=var)
+        body = body_model(model, tp.arch)  # a frozen pretrained body: only the head is fitted
+        fitted = head_model(model, tp.arch) if body is not None else model
         opt = {"adam": lambda: keras.optimizers.Adam(learning_rate=tp.learning_rate),
                "sgd": lambda: keras.optimizers.SGD(learning_rate=tp.learning_rate, momentum=0.9, nesterov=True),
                "adagrad": lambda: keras.optimizers.Adagrad(learning_rate=tp.learning_rate)}[tp.optimizer]()
-        model.compile(optimizer=opt, loss="categorical_crossentropy", metrics=["accuracy"])
+        fitted.compile(optimizer=opt, loss="categorical_crossentropy", metrics=["accuracy"])
     model_path, labels_path = model_paths(cfg)
     model_path.parent.mkdir(parents=True, exist_ok=True)
     # A killed run resumes from its last finished epoch. The backup lives outside the stage's outputs
@@ -186,13 +216,28 @@ def train(cfg: "Config", *, progress: bool = True) -> Path:
         callbacks.append(keras.callbacks.LearningRateScheduler(
             lambda epoch, lr: tp.learning_rate * tp.lr_factor ** (epoch // tp.lr_step_epochs)))
     callbacks.append(LiveLogger(Path(cfg.paths.dvclive), previous=done.drop(columns="epoch") if len(done) else None))
+    embed_seconds = 0.0
+    if body is not None:
+        t0 = time.perf_counter()
+        train_data, val_data = embed_once(body, train_ds, xv, yv, run_dir / "body-features.npz", progress=progress)
+        embed_seconds = time.perf_counter() - t0
+        fit_args = {"x": train_data[0], "y": train_data[1], "batch_size": tp.batch_size, "shuffle": True}
+    else:
+        fit_args, val_data = {"x": train_ds}, (xv, yv)
     t0 = time.perf_counter()
-    model.fit(train_ds, validation_data=(xv, yv), epochs=tp.epochs, callbacks=callbacks,
-              verbose=2 if progress else 0)
+    fitted.fit(**fit_args, validation_data=val_data, epochs=tp.epochs, callbacks=callbacks,
+               verbose=2 if progress else 0)
     seconds = time.perf_counter() - t0
     h = _read_log(log_path)
     best = int(h["val_loss"].idxmin())
-    best_model = keras.models.load_model(best_path) if best_path.exists() else model
+    if body is None:
+        best_model = keras.models.load_model(best_path) if best_path.exists() else model
+    else:  # the best head's weights into the whole model (body + head)
+        if best_path.exists():
+            best_head = keras.models.load_model(best_path)
+            for name in HEAD_LAYERS:
+                model.get_layer(name).set_weights(best_head.get_layer(name).get_weights())
+        best_model = model
     with atomic_path(model_path) as tmp:
         best_model.save(tmp)
     write_json(labels_path, {"genres": genres, "features": cfg.features.model_dump(), "chunk_frames": chunk,
@@ -200,7 +245,7 @@ def train(cfg: "Config", *, progress: bool = True) -> Path:
     write_csv(Path(cfg.paths.plots) / "train_history.csv", h.round(5))
     shutil.rmtree(run_dir, ignore_errors=True)  # finished: nothing to resume
     epochs_now = max(len(h) - len(done), 1)
-    n_examples = len(train_ds.items) * epochs_now
+    n_examples = (len(train_data[0]) if body is not None else len(train_ds.items)) * epochs_now
     metrics = {
         "arch": tp.arch, "backend": backend, "device": f"{kind}:{n_gpus}" if n_gpus else "cpu",
         "mixed_precision": mixed, "distribute": strategy, "chunk_frames": chunk,
@@ -208,6 +253,7 @@ def train(cfg: "Config", *, progress: bool = True) -> Path:
         "best_val_loss": round(float(h["val_loss"][best]), 5),
         "best_val_accuracy_segment": round(float(h["val_accuracy"][best]), 5),
         "train_seconds": round(seconds, 2), "seconds_per_epoch": round(seconds / epochs_now, 2),
+        "body_embed_seconds": round(embed_seconds, 2),  # frozen body: its one pass over the crops
         "examples_per_s": round(n_examples / seconds, 1),
         "n_params": int(best_model.count_params()), "n_train_clips": len(tr), "n_valid_clips": len(va),
     }
