@@ -226,7 +226,9 @@ def test_gate_learns_bounds_only_from_enough_training_clips(tmp_path, monkeypatc
     X.flush()
     pd.DataFrame({"row": range(n), "clip_id": [f"c{i}" for i in range(n)], "genre": ["g"] * n,
                   "split": ["train"] * 8 + ["test"] * 4}).to_csv(feats / "index.csv", index=False)
-    params = {"features": {"n_mels": n_mels, "clip_seconds": (T - 1) * 512 / 22050},
+    params = {"features": {"sample_rate": 22050, "n_fft": 2048, "hop_length": 512, "n_mels": n_mels,
+                           "clip_seconds": (T - 1) * 512 / 22050},
+              "train": {"arch": "cnn"},  # the default (musicnn) takes only its own 96-mel features
               "validate": {"feature_bounds_min_clips": 30}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     stage(load_config(), progress=False)

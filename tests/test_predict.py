@@ -31,7 +31,7 @@ def test_ten_minute_song_streams_with_bounded_memory(tmp_path):
     with sf.SoundFile(path, "w", samplerate=sr, channels=1, subtype="PCM_16") as f:
         for k in range(seconds // 10):  # written in 10-s blocks: the test itself stays small too
             f.write(tone(10.0, freq=200 + 10 * (k % 30), seed=k))
-    fp = FeatureParams(n_mels=32, n_fft=1024, hop_length=512)
+    fp = FeatureParams(sample_rate=sr, n_mels=32, n_fft=1024, hop_length=512)
     model = _model()
     tracemalloc.start()
     tl = timeline(path, model=model, genres=GENRES, fp=fp, chunk_frames=32, hop_s=1.0)
