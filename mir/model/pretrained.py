@@ -24,15 +24,6 @@ MUSICNN_VERSION = "0.1.0"
 MUSICNN_FEATURES = {"sample_rate": 16000, "n_fft": 512, "hop_length": 256, "n_mels": 96}
 #: Its training input length: 187 frames ≈ 3 s.
 MUSICNN_FRAMES = 187
-#: The 50 Million Song Dataset tags the pretrained output layer predicts (the package's ``MSD_LABELS``).
-MSD_TAGS = (
-    "rock", "pop", "alternative", "indie", "electronic", "female vocalists", "dance", "00s", "alternative rock",
-    "jazz", "beautiful", "metal", "chillout", "male vocalists", "classic rock", "soul", "indie rock", "Mellow",
-    "electronica", "80s", "folk", "90s", "chill", "instrumental", "punk", "oldies", "blues", "hard rock", "ambient",
-    "acoustic", "experimental", "female vocalist", "guitar", "Hip-Hop", "70s", "party", "country",
-    "easy listening", "sexy", "catchy", "funk", "electro", "heavy metal", "Progressive rock", "60s", "rnb",
-    "indie pop", "sad", "House", "happy",
-)
 INSTALL_HINT = f"pip install --no-deps musicnn=={MUSICNN_VERSION} (`make install` does)"
 
 
@@ -103,8 +94,7 @@ LAYER_MAP = {
     **{f"musicnn_bn_temporal_{k}": (_bn(3 + i), "bn") for i, k in enumerate((128, 64, 32))},
     **{f"musicnn_mid{i}": (_conv(5 + i), "conv1d") for i in range(3)},
     **{f"musicnn_bn_mid{i}": (_bn(6 + i), "bn") for i in range(3)},
-    "musicnn_bn_pool": (_bn(9), "bn"),
-    "musicnn_dense": ("dense", "dense"), "musicnn_bn_dense": (_bn(10), "bn"), "musicnn_tags": ("dense_1", "dense"),
+    "musicnn_bn_pool": (_bn(9), "bn"),  # musicnn's own 200-unit layer and 50-tag output are not used
 }
 
 
