@@ -85,7 +85,7 @@ def _conv(i: int) -> str:
     return "conv2d" + (f"_{i}" if i else "")
 
 
-#: Keras layer name → (checkpoint variable scope, kind). Kinds: bn, conv2d, conv1d (squeezed height), dense.
+#: Keras layer name → (checkpoint variable scope, kind). Kinds: bn, conv2d, conv1d (squeezed height).
 LAYER_MAP = {
     "musicnn_bn_in": (_bn(0), "bn"),
     "musicnn_timbral_74": (_conv(0), "conv2d"), "musicnn_bn_timbral_74": (_bn(1), "bn"),
