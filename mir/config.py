@@ -241,7 +241,7 @@ class MonitorParams(_Section):
     drift_share: float = Field(default=0.5, gt=0, le=1)
     embedding_pcs: int = Field(default=3, ge=0, le=16)  # PCA components of the model embedding in the drift report
     ood_quantile: float = Field(default=0.95, gt=0, lt=1)  # unknown-genre threshold: this quantile on valid clips
-    ood_weight_dist: float = Field(default=0.8, ge=0, le=1)  # OOD score: distance to the classes vs (1 - max softmax)
+    ood_weight_dist: float = Field(default=1.0, ge=0, le=1)  # OOD score: distance to the classes vs (1 - max softmax)
     ood_features: Literal["layers", "embedding"] = "layers"  # distance on every conv block's statistics, or the embedding
     ood_shrinkage: float = Field(default=0.5, gt=0, le=1)  # covariance shrinkage of those distances
     unknown_alpha: float = Field(default=0.001, gt=0, lt=1)  # drift too when this many flagged unknown is this unlikely

@@ -277,7 +277,7 @@ def _robust(x: np.ndarray) -> tuple[float, float]:
 
 
 def calibrate(valid_msp: np.ndarray, valid_dist: np.ndarray, *, quantile: float = 0.95,
-              weight_dist: float = 0.8) -> Calibration:
+              weight_dist: float = 1.0) -> Calibration:
     """Learn the component scales and the ``unknown`` threshold on validation clips.
 
     Parameters
@@ -288,8 +288,10 @@ def calibrate(valid_msp: np.ndarray, valid_dist: np.ndarray, *, quantile: float 
     quantile : float, default 0.95
         The threshold is this quantile of the validation scores: about
         ``1 - quantile`` of in-distribution songs get flagged.
-    weight_dist : float, default 0.8
-        Weight of the embedding distance in the score (``1 - weight_dist`` for msp).
+    weight_dist : float, default 1.0
+        Weight of the distance in the score (``1 - weight_dist`` for msp). 1.0 (distance only):
+        a confident model's max softmax barely separates unknown genres (musicnn on real music:
+        AUROC 0.53 alone), and mixing it in only dilutes the distance.
 
     Returns
     -------
