@@ -7,7 +7,7 @@ it (monitoring reads the penultimate representation from there).
 =================  ==========================================================  ============
 ``train.arch``     what                                                         chunk frames
 =================  ==========================================================  ============
-``shortchunk_res`` short-chunk residual CNN (≈ 3 s), GAP+GMP head       128
+``shortchunk_res`` short-chunk residual CNN (≈ 3 s), GAP+GMP head              128
 ``cnn``            the small VGG-style CNN of the walking pipeline              128
 ``fma_cnn``        the FMA reference project's CNN (≈ 202 k params, 3 classes)   640
 ``melgram_cnn``    the melgram reference project's 1-s segment CNN               21
@@ -23,12 +23,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mir.model.pretrained import MUSICNN_FEATURES, MUSICNN_FRAMES
+
 #: Default chunk length (frames) per architecture, used when ``train.chunk_frames`` is null.
-DEFAULT_CHUNK = {"musicnn": 187, "shortchunk_res": 128, "cnn": 128, "fma_cnn": 640, "melgram_cnn": 21,
+DEFAULT_CHUNK = {"musicnn": MUSICNN_FRAMES, "shortchunk_res": 128, "cnn": 128, "fma_cnn": 640, "melgram_cnn": 21,
                  "crnn": 256}
 #: Default conv widths per architecture, used when ``train.filters`` is null.
-DEFAULT_FILTERS = {"musicnn": (), "shortchunk_res": (32, 32, 64, 64, 128), "cnn": (16, 32, 64, 128), "fma_cnn": (32, 64, 128),
-                   "melgram_cnn": (16, 32, 64, 128), "crnn": (64, 128)}
+DEFAULT_FILTERS = {"musicnn": (), "shortchunk_res": (32, 32, 64, 64, 128), "cnn": (16, 32, 64, 128),
+                   "fma_cnn": (32, 64, 128), "melgram_cnn": (16, 32, 64, 128), "crnn": (64, 128)}
 ARCHS = tuple(DEFAULT_CHUNK)
 #: Architectures with a frozen pretrained body: only the layers after this one are trained
 #: (:func:`head_model`; the ``train`` stage embeds the chunks once and fits the head on them).
@@ -244,8 +246,9 @@ def musicnn(*, n_mels: int = 96, n_frames: int = 187, n_classes: int, filters: S
     The body is a Keras 3 port of ``MSD_musicnn``: batch-normalised input; a timbral front end (7-frame ×
     38- and 67-mel filters, max over frequency) and a temporal one (128-, 64-, 32-frame × 1-mel filters);
     three 7-frame Conv1D mid-end layers with residual connections, densely concatenated (753 channels);
-    max and mean over time, interleaved as in the original (1 506 values), and its batch norm. musicnn's own 200-unit layer and 50-tag
-    output are replaced by a new genre head, :func:`_head` (dropout → ``embedding`` → dropout → ``genre``).
+    max and mean over time, interleaved as in the original (1 506 values), and its batch norm. musicnn's own
+    200-unit layer and 50-tag output are replaced by a new genre head, :func:`_head` (dropout → ``embedding``
+    → dropout → ``genre``).
 
     Parameters
     ----------
@@ -262,9 +265,9 @@ def musicnn(*, n_mels: int = 96, n_frames: int = 187, n_classes: int, filters: S
 
     from mir.model.layers import DbToLogCompressed
 
-    if n_mels != 96:
-        raise ValueError(f"musicnn: needs 96 mel bands (its pretrained features), got {n_mels}: set "
-                         "features.sample_rate 16000, n_fft 512, hop_length 256, n_mels 96")
+    if n_mels != MUSICNN_FEATURES["n_mels"]:
+        raise ValueError(f"musicnn: needs {MUSICNN_FEATURES['n_mels']} mel bands (its pretrained features), got "
+                         f"{n_mels}: set " + ", ".join(f"features.{k} {v}" for k, v in MUSICNN_FEATURES.items()))
     _check(n_classes, n_mels, n_frames, min_size=8, arch="musicnn")
     T = n_frames
     inp = layers.Input(shape=(n_mels, n_frames, 1), name="logmel_db")
