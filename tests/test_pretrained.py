@@ -7,8 +7,7 @@ import pytest
 import yaml
 
 from mir.model import keras_backend
-
-MUSICNN_FEATURES = {"sample_rate": 16000, "n_fft": 512, "hop_length": 256, "n_mels": 96, "clip_seconds": 4.0}
+from mir.model.pretrained import MUSICNN_FEATURES
 
 
 def test_db_to_log_compressed_is_musicnns_input():
@@ -76,7 +75,7 @@ def test_train_fits_only_the_head_and_the_saved_model_predicts(project, tiny_par
     from mir.model.pretrained import LAYER_MAP, layer_weights, musicnn_weights
 
     tiny_params["synth"]["clips_per_genre"] = 4
-    tiny_params["features"].update(MUSICNN_FEATURES)
+    tiny_params["features"].update(MUSICNN_FEATURES, clip_seconds=4.0)
     tiny_params["train"].update({"arch": "musicnn", "chunk_frames": None, "crops_per_clip": 2, "epochs": 3,
                                  "filters": None})
     (project / "params.yaml").write_text(yaml.safe_dump(tiny_params))
