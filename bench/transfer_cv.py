@@ -51,17 +51,17 @@ def front_end_features(paths: list[Path], model) -> np.ndarray:
     """``(clips, chunks, frames, channels)`` float16: musicnn's front-end output for every chunk."""
     import keras
 
-    from mir.audio import fix_length, load
-    from mir.features.logmel import logmel
+    from mir.config import FeatureParams
+    from mir.features.extract import featurize_file
     from mir.model.data import chunk_starts, take_chunk
-    from mir.model.pretrained import MUSICNN_FEATURES as F
+    from mir.model.pretrained import MUSICNN_FEATURES
 
+    fp = FeatureParams(**MUSICNN_FEATURES)  # mir's own featurisation, 30-s clips
     fe = keras.Model(model.inputs[0], model.get_layer("musicnn_frontend").output)
     bar = keras.utils.Progbar(len(paths), unit_name="clip")
     out = []
     for i, p in enumerate(paths):
-        y = fix_length(load(p, sr=F["sample_rate"], max_seconds=30.0), int(30 * F["sample_rate"]))
-        S = logmel(y, sr=F["sample_rate"], n_fft=F["n_fft"], hop_length=F["hop_length"], n_mels=F["n_mels"])[None]
+        S = featurize_file(p, fp=fp)[0][None]
         x = np.stack([take_chunk(S, 0, int(s), CHUNK) for s in chunk_starts(S.shape[2], CHUNK)])[..., None]
         out.append(fe.predict(x, batch_size=64, verbose=0).astype(np.float16))
         bar.update(i + 1)
