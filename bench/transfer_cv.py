@@ -80,9 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     root = args.data / "train"
     if not root.is_dir():
         sys.exit(f"bench/transfer_cv.py: {root} not found (set MIR_SHARED_DATA or --data)")
-    from mir.audio import AUDIO_EXTENSIONS
+    from mir.datasets.folder import list_clips
 
-    paths = sorted(p for p in root.glob("*/*") if p.suffix.lower() in AUDIO_EXTENSIONS)
+    paths = [c.path for c in list_clips(args.data, split="dirs") if c.split == "train"]
     genres = sorted({p.parent.name for p in paths})
     y = np.array([genres.index(p.parent.name) for p in paths])
     groups = clip_groups(paths, args.block)
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from mir.model.architectures import musicnn
+    from mir.model.architectures import head_model, musicnn
 
     k = len(genres)
     print(f"{len(paths)} clips, {k} genres, {len(set(groups))} groups, {args.folds} folds × {args.seeds} seeds")
@@ -132,8 +132,8 @@ def main(argv: list[str] | None = None) -> int:
                                  for g in range(k)])
             tr = np.setdiff1d(np.arange(len(a)), va)
             m = musicnn(n_classes=k)  # frozen pretrained body, fresh head
-            net = keras.Model(m.get_layer("musicnn_frontend").output, m.output)
-            fit(net, FE[a], ya, tr, va, lr=1e-3, epochs=30, patience=8)
+            fit(head_model(m, "musicnn"), POOL[a], ya, tr, va, lr=1e-3, epochs=30, patience=8)  # as mir train
+            net = keras.Model(m.get_layer("musicnn_frontend").output, m.output)  # shares the fitted head
             res["default head"].append(clip_acc(net, FE[b], y[b]))
             inp = layers.Input(POOL.shape[2:])
             lin = keras.Model(inp, layers.Dense(k, activation="softmax")(layers.Dropout(0.3)(inp)))
