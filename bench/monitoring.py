@@ -102,13 +102,13 @@ def main() -> None:
     import numpy as np
 
     from mir.config import load_config
-    from mir.evaluation.evaluate import load_model
+    from mir.model.inference import load_model
     from mir.io import read_json
     from mir.monitoring import ood
     from mir.monitoring.monitor import analyse_folder, build_reference, drift_columns, drift_verdict
 
     cfg = load_config()
-    model, info = load_model(cfg)
+    model, info = load_model(cfg.paths.models)
     ref = build_reference(cfg, model, info)
     acc = (read_json("metrics/eval.json") if Path("metrics/eval.json").exists() else {}).get("accuracy")
     print(f"model: {', '.join(info['genres'])}; test accuracy {acc}; reference {len(ref.table)} training clips; "

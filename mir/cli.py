@@ -85,6 +85,12 @@ def _parser() -> argparse.ArgumentParser:
     fsub.add_parser("serve", help="serve the pipeline and retrain deployments on their cron schedules "
                     "(prefect.yaml; needs a Prefect server, see README)")
 
+    cache = sub.add_parser("cache", help="the inference cache (exported model bodies, each clip's body outputs)")
+    csub = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
+    csub.add_parser("info", help="where it is and how big")
+    cc = csub.add_parser("clear", help="delete it (inference.cache_dir); the next run recomputes what it needs")
+    cc.add_argument("--features", action="store_true", help="also delete the feature cache (features.cache_dir)")
+
     reg = sub.add_parser("registry", help="the model registry (registry.path)")
     rsub = reg.add_subparsers(dest="registry_command", metavar="ACTION", required=True)
     rsub.add_parser("show", help="list the registered model versions")
@@ -175,6 +181,8 @@ def _dispatch(args: argparse.Namespace, cfg, *, progress: bool) -> int:
 
         pipeline(params=args.params, stages=args.stages or None)
         return 0
+    if args.command == "cache":
+        return _cache(args, cfg)
     if args.command == "registry":
         from mir.registry import load_registry
 
@@ -188,6 +196,24 @@ def _dispatch(args: argparse.Namespace, cfg, *, progress: bool) -> int:
         return 0
     kwargs = {"new_dir": args.new} if args.command == "monitor" else {}
     stages.run(args.command.replace("-", "_"), cfg, progress=progress, **kwargs)
+    return 0
+
+
+def _cache(args: argparse.Namespace, cfg) -> int:
+    import shutil
+    from pathlib import Path
+
+    roots = [Path(cfg.inference.cache_dir)] + ([Path(cfg.features.cache_dir)]
+                                                if getattr(args, "features", False) else [])
+    for root in roots:
+        files = [p for p in root.rglob("*") if p.is_file()] if root.is_dir() else []
+        size = sum(p.stat().st_size for p in files) / 2**20
+        if args.cache_command == "info":
+            print(f"{root}: {len(files)} files, {size:.1f} MB (bound: inference.cache_max_mb "
+                  f"{cfg.inference.cache_max_mb:g})")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+            print(f"removed {root} ({len(files)} files, {size:.1f} MB)")
     return 0
 
 

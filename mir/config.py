@@ -248,6 +248,16 @@ class MonitorParams(_Section):
     max_reference_clips: int = Field(default=2000, ge=10)  # training clips in the reference (seeded sample)
 
 
+class InferenceParams(_Section):
+    """The inference engine every stage uses (mir.model.inference)."""
+
+    runtime: Literal["auto", "openvino", "onnxruntime", "keras"] = "auto"  # auto: the fastest that is installed
+    threads: int = Field(default=0, ge=0)  # 0: features.workers (0: all cores)
+    batch_size: int = Field(default=32, ge=1, le=4096)  # chunks per runtime call
+    cache_dir: str = "data/cache/inference"  # ONNX exports + per-clip body outputs (not a DVC output)
+    cache_max_mb: float = Field(default=4096, gt=0)  # least recently used body entries are evicted past this
+
+
 class RegistryParams(_Section):
     """The model registry (mir.registry) and when a retrained model replaces the champion."""
 
@@ -273,6 +283,7 @@ class Config(_Section):
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
     monitor: MonitorParams = MonitorParams()
+    inference: InferenceParams = InferenceParams()
     registry: RegistryParams = RegistryParams()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

@@ -124,22 +124,12 @@ def dvc_repro(*, targets: list[str] | None = None, cwd: str | os.PathLike[str] =
     return out
 
 
-def _load(model_dir: Path):
-    from mir.io import read_json
-    from mir.model import keras_backend
-
-    keras_backend()
-    import keras
-
-    return keras.models.load_model(model_dir / "model.keras"), read_json(model_dir / "labels.json")
-
-
-def _score(model_dir: Path, store, te, genres: list[str]) -> dict:
+def _score(model_dir: Path, store, te, genres: list[str], cfg: "Config") -> dict:
     """Track-level metrics of the model in ``model_dir`` on the test rows ``te``, reported for ``genres``."""
-    from mir.evaluation.evaluate import predict_clips
     from mir.evaluation.metrics import classification_metrics
+    from mir.model.inference import Engine, load_model
 
-    model, info = _load(model_dir)
+    model, info = load_model(model_dir)
     labels = list(info["genres"])
     lab = {g: i for i, g in enumerate(labels)}
     unknown = sorted(set(te["genre"]) - set(lab))
@@ -147,7 +137,7 @@ def _score(model_dir: Path, store, te, genres: list[str]) -> dict:
         labels = labels + unknown
         lab = {g: i for i, g in enumerate(labels)}
     y = te["genre"].map(lab).to_numpy()
-    logp, _, _ = predict_clips(model, store.logmel, te["row"].to_numpy(), chunk=info["chunk_frames"])
+    logp = Engine.for_model(model, cfg).clip_outputs(store.logmel, te["row"].to_numpy())["logp"]
     m = classification_metrics(y, logp.argmax(axis=1), labels)
     return {"accuracy": round(m["accuracy"], 4), "macro_f1": round(m["macro_f1"], 4), "n": m["n"],
             "per_class": {g: m["per_class"][g] for g in genres if g in m["per_class"]}}
@@ -197,8 +187,8 @@ def compare(cfg: "Config") -> dict[str, Any]:
     if te.empty:
         raise ValueError(f"no test clips of the champion's genres ({', '.join(genres)}) to compare on")
     return {"genres": genres, "n": int(len(te)), "basis": "same test clips (the champion's genres)",
-            "champion": _score(cdir, store, te, genres),
-            "challenger": _score(Path(cfg.paths.models), store, te, genres),
+            "champion": _score(cdir, store, te, genres, cfg),
+            "challenger": _score(Path(cfg.paths.models), store, te, genres, cfg),
             "challenger_all": everything}
 
 

@@ -56,7 +56,7 @@ def test_layer_statistics_are_each_feature_maps_channel_mean_and_std(arch):
     keras_backend()
     import keras
 
-    from mir.evaluation.evaluate import clip_outputs, feature_map_layers
+    from mir.model.inference import Engine, feature_map_layers
 
     frames = min(DEFAULT_CHUNK[arch], 64)
     mels = 96 if arch == "musicnn" else 32
@@ -65,7 +65,7 @@ def test_layer_statistics_are_each_feature_maps_channel_mean_and_std(arch):
     assert names, f"{arch}: no feature maps found"
     assert all(len(m.get_layer(n).output.shape) in (3, 4) for n in names)
     X = np.random.default_rng(1).normal(-30, 12, size=(3, mels, 2 * frames)).astype(np.float32)  # 2 chunks each
-    o = clip_outputs(m, X, [0, 2], chunk=frames, stats_layers=names)
+    o = Engine(m, runtime="keras").clip_outputs(X, [0, 2])
     maps = keras.Model(m.inputs, [m.get_layer(n).output for n in names])
     for i, row in enumerate([0, 2]):
         chunks = np.stack([X[row, :, :frames], X[row, :, frames:]])[..., None]

@@ -233,6 +233,30 @@ def test_labelled_folder_reports(tiny_run):
 
 
 @pytest.mark.slow
+def test_a_second_monitor_run_passes_no_clip_through_the_body(tiny_run, tmp_path, monkeypatch):
+    """The stage embedded the reference, calibration and new clips once; `mir monitor` again reuses them all."""
+    from mir.model.inference import Engine
+    from mir.monitoring.monitor import monitor
+
+    root, cfg = tiny_run
+    before = json.loads((root / "metrics/drift.json").read_text())
+    calls: list[int] = []
+    real = Engine.run_body
+    monkeypatch.setattr(Engine, "run_body", lambda self, x: (calls.append(len(x)), real(self, x))[1])
+    again = monitor(cfg, progress=False)
+    assert sum(calls) == 0, f"{sum(calls)} chunks went through the body again"
+    for k in ("n_drifted", "n_unknown_flagged", "new_music_accuracy", "ood_threshold", "predicted_share"):
+        assert again[k] == before[k], k
+    # the count is real: with an empty cache every clip goes through the body once
+    fresh = cfg.model_copy(update={"inference": cfg.inference.model_copy(update={"cache_dir": str(tmp_path)})})
+    monitor(fresh, progress=False)
+    assert sum(calls) > 0
+    n = len(calls)
+    monitor(fresh, progress=False)
+    assert len(calls) == n
+
+
+@pytest.mark.slow
 def test_every_report_page_is_offline(tiny_run):
     root, _ = tiny_run
     pages = sorted((root / "reports").rglob("*.html"))

@@ -44,13 +44,19 @@ class Timeline:
         return max(s, key=s.get)
 
 
-def timeline(path: str | Path, *, model, genres: list[str], fp, chunk_frames: int, hop_s: float = 1.0,
-             batch_size: int = 128) -> Timeline:
-    """Slide the model over the whole of ``path``; memory bounded by one segment."""
+def timeline(path: str | Path, *, model, genres: list[str], fp, chunk_frames: int, hop_s: float = 1.0) -> Timeline:
+    """Slide the model over the whole of ``path``; memory bounded by one segment.
+
+    ``model`` is a Keras model or its :class:`mir.model.inference.Engine`; the engine computes
+    what overlapping windows share once per segment (:meth:`~mir.model.inference.Engine.window_probs`).
+    """
     import soundfile as sf
 
     from mir.audio import AudioError, load
     from mir.features.logmel import logmel
+    from mir.model.inference import Engine
+
+    engine = model if isinstance(model, Engine) else Engine.for_model(model)
 
     try:
         info = sf.info(str(path))
@@ -72,8 +78,7 @@ def timeline(path: str | Path, *, model, genres: list[str], fp, chunk_frames: in
         need = int(starts.max()) + chunk_frames
         if S.shape[1] < need:  # the song's last window (or a song shorter than one window): pad
             S = np.pad(S, ((0, 0), (0, need - S.shape[1])), constant_values=float(S.min()))
-        x = np.stack([S[:, s : s + chunk_frames] for s in starts])[..., None]
-        probs.append(np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64))
+        probs.append(engine.window_probs(S, starts))
         times.extend(ts)
     P = np.concatenate(probs) if probs else np.zeros((0, len(genres)))
     return Timeline(path=str(path), genres=list(genres), times=np.asarray(times), probs=P, duration_s=duration)
@@ -134,10 +139,11 @@ def predict(cfg: "Config", *, songs: list[str], out_dir: str | Path = "reports/p
             hop_s: float = 1.0, progress: bool = True) -> list[dict]:
     """Predict each song's per-second genres with the trained model; write the outputs; return summaries."""
     from mir.audio import AudioError
-    from mir.evaluation.evaluate import load_model
     from mir.config import FeatureParams
+    from mir.model.inference import Engine, load_model
 
-    model, info = load_model(cfg)
+    model, info = load_model(cfg.paths.models)
+    model = Engine.for_model(model, cfg)
     fp = FeatureParams(**{k: v for k, v in info["features"].items() if k in FeatureParams.model_fields})
     out = []
     for song in songs:

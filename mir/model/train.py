@@ -106,28 +106,26 @@ def distribution_scope(tp, backend: str):
     return contextlib.nullcontext(), "none"
 
 
-def embed_once(body, crops, xv, yv, cache: Path, *, progress: bool = True):
-    """Frozen-body training data: one pass of ``crops`` (random, augmented crops) and the validation chunks
-    through ``body``. Cached in ``cache`` (the run's resume folder), so a killed run does not embed again.
+def embed_once(engine, crops, X, val_rows, yv, cache: Path, *, progress: bool = True):
+    """Frozen-body training data: one pass of ``crops`` (random, augmented crops) through the body, and
+    the validation clips' chunks from the engine's per-clip cache (shared with evaluate and monitor).
 
-    Returns ``((features, targets), (val_features, val_targets))``.
+    The crops' features are cached in ``cache`` (the run's resume folder), so a killed run does not
+    embed them again. Returns ``((features, targets), (val_features, val_targets))``.
     """
     from mir.io import atomic_path
 
     if cache.is_file():
         with np.load(cache) as z:
             return (z["x"], z["y"]), (z["xv"], z["yv"])
-    import keras
+    from tqdm.auto import tqdm
 
     feats, targets = [], []
-    bar = keras.utils.Progbar(len(crops), unit_name="batch") if progress else None
-    for i in range(len(crops)):  # one batch at a time: memory is the features, not the spectrograms
-        xb, yb = crops[i]
-        feats.append(keras.ops.convert_to_numpy(body(xb, training=False)))
+    for i in tqdm(range(len(crops)), desc="train: body pass", unit="batch", disable=not progress):
+        xb, yb = crops[i]  # one batch at a time: memory is the features, not the spectrograms
+        feats.append(engine.body_features(xb))
         targets.append(np.asarray(yb, dtype=np.float32))
-        if bar is not None:
-            bar.update(i + 1)
-    fv = np.concatenate([np.asarray(body.predict(xv[j:j + 64], verbose=0)) for j in range(0, len(xv), 64)])
+    fv = np.concatenate([e["features"] for e in engine.clip_body(X, val_rows)])
     out = (np.concatenate(feats), np.concatenate(targets)), (fv, np.asarray(yv, dtype=np.float32))
     with atomic_path(cache) as tmp, open(tmp, "wb") as f:
         np.savez(f, x=out[0][0], y=out[0][1], xv=out[1][0], yv=out[1][1])
@@ -139,7 +137,7 @@ def train(cfg: "Config", *, progress: bool = True) -> Path:
     from mir.features.extract import FeatureStore
     from mir.io import atomic_path, write_csv, write_json
     from mir.model import keras_backend
-    from mir.model.architectures import HEAD_LAYERS, body_model, build_model, head_model
+    from mir.model.architectures import FROZEN_BODY, HEAD_LAYERS, build_model, head_model
     from mir.model.callbacks import AtomicBackupAndRestore, BestCheckpoint, LiveLogger
     from mir.model.cnn import band_stats
     from mir.model.data import make_crops, segments
@@ -183,8 +181,8 @@ def train(cfg: "Config", *, progress: bool = True) -> Path:
     with scope:
         model = build_model(tp.arch, n_mels=n_mels, n_frames=chunk, n_classes=k, filters=tp.filters,
                             dropout=tp.dropout, band_mean=mean, band_var=var)
-        body = body_model(model, tp.arch)  # a frozen pretrained body: only the head is fitted
-        fitted = head_model(model, tp.arch) if body is not None else model
+        frozen = tp.arch in FROZEN_BODY  # a frozen pretrained body: only the head is fitted
+        fitted = head_model(model, tp.arch) if frozen else model
         opt = {"adam": lambda: keras.optimizers.Adam(learning_rate=tp.learning_rate),
                "sgd": lambda: keras.optimizers.SGD(learning_rate=tp.learning_rate, momentum=0.9, nesterov=True),
                "adagrad": lambda: keras.optimizers.Adagrad(learning_rate=tp.learning_rate)}[tp.optimizer]()
@@ -217,10 +215,15 @@ def train(cfg: "Config", *, progress: bool = True) -> Path:
             lambda epoch, lr: tp.learning_rate * tp.lr_factor ** (epoch // tp.lr_step_epochs)))
     callbacks.append(LiveLogger(Path(cfg.paths.dvclive), previous=done.drop(columns="epoch") if len(done) else None))
     embed_seconds = 0.0
-    if body is not None:
+    if frozen:
+        from mir.model.inference import Engine
+
         t0 = time.perf_counter()
-        train_data, val_data = embed_once(body, train_ds, xv, yv, run_dir / "body-features.npz", progress=progress)
+        engine = Engine.for_model(model, cfg)
+        train_data, val_data = embed_once(engine, train_ds, X, va["row"].to_numpy(), yv, run_dir / "body-features.npz",
+                                          progress=progress)
         embed_seconds = time.perf_counter() - t0
+        print(f"train: body pass {embed_seconds:.1f} s on {engine.describe()} ({engine.body_chunks} chunks)")
         fit_args = {"x": train_data[0], "y": train_data[1], "batch_size": tp.batch_size, "shuffle": True}
     else:
         fit_args, val_data = {"x": train_ds}, (xv, yv)
@@ -230,7 +233,7 @@ def train(cfg: "Config", *, progress: bool = True) -> Path:
     seconds = time.perf_counter() - t0
     h = _read_log(log_path)
     best = int(h["val_loss"].idxmin())
-    if body is None:
+    if not frozen:
         best_model = keras.models.load_model(best_path) if best_path.exists() else model
     else:  # the best head's weights into the whole model (body + head)
         if best_path.exists():
@@ -245,7 +248,7 @@ def train(cfg: "Config", *, progress: bool = True) -> Path:
     write_csv(Path(cfg.paths.plots) / "train_history.csv", h.round(5))
     shutil.rmtree(run_dir, ignore_errors=True)  # finished: nothing to resume
     epochs_now = max(len(h) - len(done), 1)
-    n_examples = (len(train_data[0]) if body is not None else len(train_ds.items)) * epochs_now
+    n_examples = (len(train_data[0]) if frozen else len(train_ds.items)) * epochs_now
     metrics = {
         "arch": tp.arch, "backend": backend, "device": f"{kind}:{n_gpus}" if n_gpus else "cpu",
         "mixed_precision": mixed, "distribute": strategy, "chunk_frames": chunk,

@@ -65,7 +65,7 @@ class Reference:
 
 
 def _pred_columns(logp: np.ndarray, emb: np.ndarray, genres: list[str], pca_mean, pca_comps) -> dict[str, Any]:
-    from mir.evaluation.evaluate import softmax_rows
+    from mir.model.inference import softmax_rows
     from mir.monitoring.tables import pca_transform
 
     probs = softmax_rows(logp)
@@ -98,10 +98,11 @@ def build_reference(cfg: "Config", model, info: dict) -> Reference:
 
     from mir.features.extract import FeatureStore
     from mir.monitoring import ood
-    from mir.monitoring.tables import embed_clips, fit_pca, tempo_bpm
+    from mir.model.inference import Engine
+    from mir.monitoring.tables import fit_pca, tempo_bpm
 
+    engine = Engine.for_model(model, cfg)
     genres = list(info["genres"])
-    chunk = int(info["chunk_frames"])
     fp = cfg.features
     store = FeatureStore(cfg.paths.features)
     train = store.split("train")
@@ -114,8 +115,8 @@ def build_reference(cfg: "Config", model, info: dict) -> Reference:
     table["tempo_bpm"] = [tempo_bpm(np.asarray(store.logmel[r], dtype=np.float32), sr=fp.sample_rate,
                                     hop_length=fp.hop_length) for r in train["row"]]
     stats_layers = _stats_layers(cfg, model)
-    logp, emb, tr_stats = embed_clips(model, store.logmel, train["row"].to_numpy(), chunk=chunk,
-                                      stats_layers=stats_layers)
+    o = engine.clip_outputs(store.logmel, train["row"].to_numpy(), desc="monitor (reference)")
+    logp, emb, tr_stats = o["logp"], o["embedding"], _select(o["layer_stats"], stats_layers)
     pca_mean, comps = fit_pca(emb, n_components=cfg.monitor.embedding_pcs)
     for k, v in _pred_columns(logp, emb, genres, pca_mean, comps).items():
         table[k] = v
@@ -133,9 +134,9 @@ def build_reference(cfg: "Config", model, info: dict) -> Reference:
             break
     if split != "valid":
         print(f"monitor: no validation clips; the unknown-genre threshold is calibrated on the {split} split")
-    cal_logp, cal_emb, cal_stats = embed_clips(model, store.logmel, cal_rows["row"].to_numpy(), chunk=chunk,
-                                               stats_layers=stats_layers)
-    from mir.evaluation.evaluate import softmax_rows
+    o = engine.clip_outputs(store.logmel, cal_rows["row"].to_numpy(), desc="monitor (calibration)")
+    cal_logp, cal_emb, cal_stats = o["logp"], o["embedding"], _select(o["layer_stats"], stats_layers)
+    from mir.model.inference import softmax_rows
 
     dist = ood.layer_distance(layers, cal_stats) if layers else ood.nearest_centroid(space, cal_emb)[0]
     cal = ood.calibrate(ood.msp(softmax_rows(cal_logp)), dist, quantile=cfg.monitor.ood_quantile,
@@ -144,11 +145,15 @@ def build_reference(cfg: "Config", model, info: dict) -> Reference:
                      space=space, calibration=cal, calibration_split=split, layers=layers)
 
 
+def _select(layer_stats: dict, names) -> dict:
+    return {n: layer_stats[n] for n in names}
+
+
 def _stats_layers(cfg: "Config", model) -> list[str]:
     """The layers whose statistics the OOD distance uses ([] = the embedding)."""
     if cfg.monitor.ood_features != "layers":
         return []
-    from mir.evaluation.evaluate import feature_map_layers
+    from mir.model.inference import feature_map_layers
 
     names = feature_map_layers(model)
     if not names:
@@ -180,10 +185,11 @@ def analyse_folder(cfg: "Config", model, info: dict, ref: Reference, new_dir: st
     from tqdm.auto import tqdm
 
     from mir.datasets.ingest import check_clip
-    from mir.evaluation.evaluate import softmax_rows
+    from mir.model.inference import softmax_rows
     from mir.features.extract import iter_features
     from mir.monitoring import ood
-    from mir.monitoring.tables import embed_clips, list_new_music, tempo_bpm
+    from mir.model.inference import Engine
+    from mir.monitoring.tables import list_new_music, tempo_bpm
 
     fp = cfg.features
     songs = list_new_music(new_dir)
@@ -212,8 +218,9 @@ def analyse_folder(cfg: "Config", model, info: dict, ref: Reference, new_dir: st
         raise ValueError(f"none of the {len(songs)} audio file(s) under {new_dir} could be analysed ({reasons}"
                          + (" …" if len(rejected) > 3 else "") + ")")
     table = pd.DataFrame(rows)
-    logp, emb, stats = embed_clips(model, np.stack(mels), np.arange(len(mels)), chunk=int(info["chunk_frames"]),
-                                   stats_layers=ref.layers.names if ref.layers else [])
+    o = Engine.for_model(model, cfg).clip_outputs(np.stack(mels), np.arange(len(mels)), desc="monitor (new music)")
+    logp, emb = o["logp"], o["embedding"]
+    stats = _select(o["layer_stats"], ref.layers.names if ref.layers else [])
     for k, v in _pred_columns(logp, emb, ref.genres, ref.pca_mean, ref.pca_components).items():
         table[k] = v
     table["predicted"] = table[PRED_COLUMN]
@@ -294,7 +301,7 @@ def monitor(cfg: "Config", *, new_dir: str | Path | None = None, progress: bool 
     ValueError
         The folder holds no audio, or no usable audio.
     """
-    from mir.evaluation.evaluate import load_model
+    from mir.model.inference import load_model
     from mir.evaluation.metrics import classification_metrics, confusion
     from mir.io import read_json, write_json
     from mir.monitoring.generalization import write_generalization
@@ -303,7 +310,7 @@ def monitor(cfg: "Config", *, new_dir: str | Path | None = None, progress: bool 
     from mir.monitoring.tables import list_new_music
 
     list_new_music(new_dir)  # fail fast (one clear line) on a missing or empty folder, before loading the model
-    model, info = load_model(cfg)
+    model, info = load_model(cfg.paths.models)
     ref = build_reference(cfg, model, info)
     songs, rejected = analyse_folder(cfg, model, info, ref, new_dir, progress=progress)
     genres = ref.genres

@@ -4,8 +4,6 @@
   (``<dir>/<genre>/**``) or unlabelled (audio files directly in ``<dir>``);
 - :func:`tempo_bpm` — a tempo estimate from a stored log-mel spectrogram
   (autocorrelation of the spectral-flux onset envelope), cheap enough for every clip;
-- :func:`embed_clips` — chunk-averaged log-probabilities and penultimate-layer
-  (``embedding``) activations of a Keras model, a bounded number of clips at a time;
 - :func:`fit_pca` / :func:`pca_transform` — a PCA of the training embeddings.
 """
 
@@ -16,7 +14,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-__all__ = ["NewSong", "embed_clips", "fit_pca", "list_new_music", "pca_transform", "tempo_bpm"]
+__all__ = ["NewSong", "fit_pca", "list_new_music", "pca_transform", "tempo_bpm"]
 
 AUDIO_EXTENSIONS = (".mp3", ".wav", ".ogg", ".flac", ".au")
 
@@ -105,38 +103,6 @@ def tempo_bpm(S_db: np.ndarray, *, sr: int, hop_length: int, lo: float = 60.0, h
     ac = np.fft.irfft(spec * np.conj(spec), n)[: lag_hi + 1]
     lag = lag_lo + int(np.argmax(ac[lag_lo : lag_hi + 1]))
     return float(60.0 * fps / lag)
-
-
-def embed_clips(model, X, rows, *, chunk: int, batch_clips: int = 64, layer: str = "embedding",
-                stats_layers=()) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Chunk-averaged log-probabilities and embeddings of clips, ``batch_clips`` clips at a time.
-
-    Parameters
-    ----------
-    model : keras.Model
-        The trained classifier; it must have a layer named ``layer``.
-    X : array (clips, n_mels, frames)
-        Log-mel spectrograms (a memory map is fine: only ``batch_clips`` clips are read at once).
-    rows : sequence of int
-        Which clips of ``X``.
-    chunk : int
-        Frames per model input (every non-overlapping chunk of a clip is used).
-
-    Returns
-    -------
-    logp : ndarray (n, k)
-        Mean log-probability of each clip's chunks (as in evaluation).
-    emb : ndarray (n, d)
-        Mean ``layer`` activation of each clip's chunks.
-    layer_stats : dict
-        ``{name: (n, 2c)}`` channel mean/std of the ``stats_layers`` (layer names; see
-        :func:`mir.evaluation.evaluate.clip_outputs`); empty without them.
-    """
-    from mir.evaluation.evaluate import clip_outputs
-
-    o = clip_outputs(model, X, rows, chunk=chunk, embedding=True, layer=layer, batch_clips=batch_clips,
-                     stats_layers=stats_layers)
-    return o["logp"], o["embedding"], o.get("layer_stats", {})
 
 
 def fit_pca(emb: np.ndarray, *, n_components: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,612 @@
+"""One inference engine for every stage: each clip through the model's body once, on the fastest runtime.
+
+Every model mir trains ends in the same head (``drop_embed → embedding → drop_out → genre``,
+:data:`mir.model.architectures.HEAD_LAYERS`); everything before it is the **body**. The
+body is where the cost is (musicnn's: 2.8 GFLOP per 3-s chunk); the head is two Dense
+layers. So the engine
+
+1. builds a **body network** (Keras, from the model's own layers): input → the body's
+   output (the head's input) and, for every feature map :func:`feature_map_layers`
+   names, its channel means and channel means of squares (pooled in the network, so no
+   feature map reaches host memory: monitoring's per-layer statistics);
+2. runs it on the **runtime** chosen by ``inference.runtime`` (:func:`available_runtimes`):
+   OpenVINO or ONNX Runtime on an ONNX export of the body network (made with Keras'
+   ``model.export(format="onnx")``, cached by the body's weights hash under
+   ``<inference.cache_dir>/exports/``, checked against Keras on a probe batch before it
+   is used), or Keras itself — on a GPU, and as the fallback when a model can't be
+   exported (one log line says why);
+3. caches the body's outputs **per clip** (:class:`BodyCache`): keyed by the SHA-256 of the
+   clip's log-mel features (a function of the audio and every feature parameter), the
+   chunking and the body's weights hash. train (validation chunks), evaluate, monitor
+   (reference, calibration, new music), the retrain comparison and repeated ``mir monitor``
+   runs share the entries; a clip is embedded once, a killed run resumes from the clips
+   already written (each entry is written atomically), an entry from other weights is never
+   read (their hash is a different folder), and the cache is bounded
+   (``inference.cache_max_mb``: least recently used entries go first) and cleared by
+   ``mir cache clear``;
+4. runs the head (Keras, the model's own layers) on the cached body outputs.
+
+The result of :meth:`Engine.clip_outputs` is what the stages consume: per-clip mean
+log-probabilities, per-chunk probabilities, the embedding and the layer statistics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mir.config import Config
+
+#: ``inference.runtime`` values; ``auto`` takes the first that works of :data:`AUTO_ORDER` (Keras on a GPU).
+RUNTIMES = ("auto", "openvino", "onnxruntime", "keras")
+#: The runtimes ``auto`` tries on a CPU, fastest first (bench/embed.py measures them).
+AUTO_ORDER = ("openvino", "onnxruntime")
+#: Bumped when what a cache entry or an export holds changes (old entries are then never read).
+SCHEMA = 1
+#: The first head layer: the body is everything before it (models without it: the ``embedding`` layer).
+HEAD_START = "drop_embed"
+#: An exported body is used only if, on the probe batch, its probabilities are within this of Keras'…
+PROB_ATOL = 1e-4
+#: … and every body output within this × (1 + |Keras' value|) (Keras' own float32 error is ≈ 1e-4 of that).
+BODY_RTOL = 1e-3
+
+
+def _keras():
+    from mir.model import keras_backend
+
+    keras_backend()
+    import keras
+
+    return keras
+
+
+def _log(msg: str) -> None:
+    print(f"inference: {msg}")
+
+
+# ------------------------------------------------------------------------------------------- networks
+
+
+def feature_map_layers(model) -> list[str]:
+    """Names of the model's non-linear feature maps: every activation with a time (and frequency) axis.
+
+    These are the outputs of the convolutional (or recurrent) blocks, in order: ``Activation``/``ReLU``
+    layers and convolutions with a built-in non-linearity whose output has rank 3 ``(batch, time,
+    channels)`` or 4 ``(batch, mels, time, channels)``. Their channel statistics are the per-layer
+    features of monitoring's unknown-genre distance (:mod:`mir.monitoring.ood`).
+    """
+    keras = _keras()
+    names = []
+    for layer in model.layers:
+        try:
+            rank = len(layer.output.shape)
+        except (AttributeError, ValueError):
+            continue
+        if rank not in (3, 4):
+            continue
+        act = getattr(layer, "activation", None)
+        is_act = isinstance(layer, (keras.layers.Activation, keras.layers.ReLU))
+        conv_act = (isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv2D)) and act is not None
+                    and getattr(act, "__name__", "linear") != "linear")
+        if is_act or conv_act:
+            names.append(layer.name)
+    return names
+
+
+def body_network(model, stats_layers: Sequence[str] = ()):
+    """The model's body as a Keras model: input → ``[body output, (mean, mean of squares) per stats layer]``.
+
+    Built from ``model``'s own layers (no copy of the weights); the pooling layers are named after
+    their source, so the network — and :func:`body_hash` — is the same in every process.
+    """
+    keras = _keras()
+    from keras import layers
+
+    outs = [model.get_layer(head_start(model)).input]
+    for name in stats_layers:
+        t = model.get_layer(name).output
+        pool = layers.GlobalAveragePooling2D if len(t.shape) == 4 else layers.GlobalAveragePooling1D
+        sq = layers.Multiply(dtype="float32", name=f"mir_sq_{name}")([t, t])
+        outs += [pool(dtype="float32", name=f"mir_mean_{name}")(t),
+                 pool(dtype="float32", name=f"mir_sqmean_{name}")(sq)]
+    return keras.Model(model.inputs, outs, name="mir_body")
+
+
+def head_start(model) -> str:
+    """The first layer of the head: ``drop_embed`` (mir's standard head), else ``embedding``."""
+    names = [layer.name for layer in model.layers]
+    for name in (HEAD_START, "embedding"):
+        if name in names:
+            return name
+    raise ValueError("the model has no 'embedding' layer: mir's inference engine needs one")
+
+
+def head_network(model):
+    """The head on the body's output: ``features → [probabilities, embedding]`` (the model's own layers).
+
+    The head is the chain of layers from :func:`head_start` to the output (Dense and Dropout layers).
+    """
+    keras = _keras()
+    from keras import layers
+
+    names = [layer.name for layer in model.layers]
+    first = head_start(model)
+    x = inp = layers.Input(shape=tuple(model.get_layer(first).input.shape[1:]), name="body_features")
+    emb = None
+    for layer in model.layers[names.index(first):]:
+        x = layer(x)
+        if layer.name == "embedding":
+            emb = x
+    return keras.Model(inp, [x, emb], name="mir_head")
+
+
+def body_hash(body) -> str:
+    """Identity of a body network: its layers (class, name, configuration, connections) and weights."""
+    keras = _keras()
+    h = hashlib.sha256(f"mir-body-v{SCHEMA}".encode())
+    for layer in body.layers:
+        cfg = layer.get_config()
+        for k in ("dtype", "build_config", "trainable"):
+            cfg.pop(k, None)
+        h.update(type(layer).__name__.encode())
+        h.update(json.dumps(cfg, sort_keys=True, default=str).encode())
+    h.update(json.dumps([[str(t.shape) for t in body.inputs], [str(t.shape) for t in body.outputs]]).encode())
+    for w in body.weights:
+        h.update(w.path.encode())
+        h.update(np.ascontiguousarray(keras.ops.convert_to_numpy(w), dtype=np.float32).tobytes())
+    return h.hexdigest()[:20]
+
+
+# ------------------------------------------------------------------------------------------- runtimes
+
+
+class _KerasRunner:
+    name = "keras"
+
+    def __init__(self, net, batch_size: int):
+        self.net, self.batch_size = net, batch_size
+
+    def __call__(self, x: np.ndarray) -> list[np.ndarray]:
+        out = self.net.predict(x, batch_size=self.batch_size, verbose=0)
+        return [np.asarray(o, dtype=np.float32) for o in (out if isinstance(out, (list, tuple)) else [out])]
+
+
+class _OnnxRuntimeRunner:
+    name = "onnxruntime"
+
+    def __init__(self, path: Path, threads: int, batch_size: int):
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        so.log_severity_level = 3
+        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()]
+        self.session = ort.InferenceSession(str(path), so, providers=providers)
+        self.input = self.session.get_inputs()[0].name
+        self.batch_size = batch_size
+        self.provider = self.session.get_providers()[0]
+
+    def __call__(self, x: np.ndarray) -> list[np.ndarray]:
+        parts = [self.session.run(None, {self.input: x[i:i + self.batch_size]})
+                 for i in range(0, len(x), self.batch_size)]
+        return [np.concatenate(p) for p in zip(*parts)]
+
+
+class _OpenVinoRunner:
+    name = "openvino"
+
+    def __init__(self, path: Path, threads: int, batch_size: int):
+        import openvino as ov
+
+        # f32 explicitly: on CPUs with AVX512-BF16/AMX OpenVINO would otherwise infer in bfloat16
+        self.compiled = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_NUM_THREADS": threads,
+                                                                  "INFERENCE_PRECISION_HINT": "f32"})
+        self.request = self.compiled.create_infer_request()
+        self.batch_size = batch_size
+        self.provider = "CPU"
+
+    def __call__(self, x: np.ndarray) -> list[np.ndarray]:
+        parts = []
+        for i in range(0, len(x), self.batch_size):
+            res = self.request.infer({0: np.ascontiguousarray(x[i:i + self.batch_size])})
+            parts.append([np.array(res[o], copy=True) for o in self.compiled.outputs])
+        return [np.concatenate(p) for p in zip(*parts)]
+
+
+def available_runtimes() -> list[str]:
+    """The runtimes importable here (Keras always)."""
+    import importlib.util
+
+    found = [r for r in AUTO_ORDER if importlib.util.find_spec(r) is not None]
+    return found + ["keras"]
+
+
+def default_threads() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+# ------------------------------------------------------------------------------------------- the cache
+
+
+class BodyCache:
+    """Per-clip body outputs: ``<root>/body/<body key>/<sha[:2]>/<sha>.npz``.
+
+    ``sha`` is the SHA-256 of the clip's log-mel (float16) bytes and shape; the body key hashes
+    the body's weights, the chunk length and :data:`SCHEMA`, so an entry is read only for the same
+    features, chunking and weights. Entries are written atomically; an unreadable one is recomputed.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], key: str, *, max_mb: float = 4096):
+        self.root = Path(root)
+        self.dir = self.root / "body" / key
+        self.max_bytes = int(max_mb * 2**20)
+        self.written = 0
+
+    def _path(self, sha: str) -> Path:
+        return self.dir / sha[:2] / f"{sha}.npz"
+
+    def get(self, sha: str) -> dict[str, np.ndarray] | None:
+        p = self._path(sha)
+        try:
+            with np.load(p) as z:
+                out = {k: z[k] for k in z.files}
+        except (OSError, ValueError, EOFError, KeyError):  # absent, or torn by something other than mir
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(p)  # least recently *used* goes first
+        return out
+
+    def put(self, sha: str, arrays: dict[str, np.ndarray]) -> None:
+        from mir.io import atomic_path
+
+        with atomic_path(self._path(sha)) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+        self.written += 1
+
+    def evict(self) -> int:
+        """Delete least recently used entries (all bodies) until the cache is within its bound."""
+        return evict(self.root, self.max_bytes)
+
+
+def evict(root: str | os.PathLike[str], max_bytes: int) -> int:
+    """Delete the least recently used body entries under ``root`` until they total ≤ ``max_bytes``."""
+    files = []
+    for p in (Path(root) / "body").glob("*/*/*.npz"):
+        with contextlib.suppress(OSError):
+            st = p.stat()
+            files.append((st.st_mtime, st.st_size, p))
+    total = sum(f[1] for f in files)
+    removed = 0
+    for _, size, p in sorted(files, key=lambda f: f[0]):
+        if total <= max_bytes:
+            break
+        with contextlib.suppress(OSError):
+            p.unlink()
+            total -= size
+            removed += 1
+    return removed
+
+
+def clip_digest(X, row: int) -> str:
+    """SHA-256 of one clip's stored features (its bytes and shape)."""
+    a = np.ascontiguousarray(X[row])
+    h = hashlib.sha256(f"{a.dtype}{a.shape}".encode())
+    h.update(a.tobytes())
+    return h.hexdigest()
+
+
+# ------------------------------------------------------------------------------------------- the engine
+
+
+_ENGINES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+class Engine:
+    """The model's body on the chosen runtime, its per-clip cache, and its head.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A mir model (input ``(n_mels, chunk, 1)``, the standard head).
+    runtime : str
+        One of :data:`RUNTIMES`.
+    threads : int
+        Threads for the runtime (0: the cores this process may use).
+    batch_size : int
+        Chunks per runtime call.
+    cache_dir : path, optional
+        The inference cache (exports and per-clip body outputs); ``None``: no cache, exports in
+        ``$MIR_CACHE`` (or ``~/.cache/mir``).
+    cache_max_mb : float
+        Bound of the per-clip cache.
+    stats_layers : sequence of str, optional
+        Layers whose channel statistics the body also returns (default: :func:`feature_map_layers`).
+    """
+
+    def __init__(self, model, *, runtime: str = "auto", threads: int = 0, batch_size: int = 32,
+                 cache_dir: str | os.PathLike[str] | None = None, cache_max_mb: float = 4096,
+                 stats_layers: Sequence[str] | None = None):
+        if runtime not in RUNTIMES:
+            raise ValueError(f"inference.runtime: {runtime!r} is not one of {', '.join(RUNTIMES)}")
+        self.model = model
+        self.chunk = int(model.inputs[0].shape[2])
+        self.stats_layers = list(feature_map_layers(model) if stats_layers is None else stats_layers)
+        self.body = body_network(model, self.stats_layers)
+        self.head_net = head_network(model)
+        self.stats_dims = [int(model.get_layer(n).output.shape[-1]) for n in self.stats_layers]
+        self.key = body_hash(self.body)
+        self.threads = threads or default_threads()
+        self.batch_size = batch_size
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.cache = (BodyCache(self.cache_dir, f"{self.key}-c{self.chunk}", max_mb=cache_max_mb)
+                      if self.cache_dir else None)
+        #: chunks that went through the body in this engine's life (tests count them)
+        self.body_chunks = 0
+        self.body_seconds = 0.0
+        self.runner = self._runner(runtime)
+        self.runtime = self.runner.name
+
+    @classmethod
+    def for_model(cls, model, cfg: "Config | None" = None, **kwargs) -> "Engine":
+        """The engine of ``model`` with ``cfg.inference``'s settings, built once per model and process."""
+        if cfg is not None:
+            ip = cfg.inference
+            kwargs = {"runtime": ip.runtime, "threads": ip.threads or cfg.features.workers,
+                      "batch_size": ip.batch_size, "cache_dir": ip.cache_dir, "cache_max_mb": ip.cache_max_mb,
+                      **kwargs}
+        key = json.dumps(kwargs, sort_keys=True, default=str)
+        per_model = _ENGINES.setdefault(model, {})
+        if key not in per_model:
+            per_model[key] = cls(model, **kwargs)
+        return per_model[key]
+
+    # ------------------------------------------------------------------ runtime choice
+
+    def _export_dir(self) -> Path:
+        if self.cache_dir:
+            return self.cache_dir / "exports"
+        return Path(os.environ.get("MIR_CACHE") or Path.home() / ".cache" / "mir") / "exports"
+
+    def export_onnx(self) -> Path:
+        """The body network as ONNX (``<exports>/<body hash>.onnx``), exported once per body."""
+        from mir.io import atomic_path
+
+        path = self._export_dir() / f"{self.key}-c{self.chunk}.onnx"
+        if path.is_file():
+            return path
+        keras = _keras()
+        if keras.backend.backend() != "tensorflow":
+            raise RuntimeError(f"ONNX export needs the TensorFlow backend (this is {keras.backend.backend()})")
+        self.body.predict(np.zeros((1, *self.body.inputs[0].shape[1:]), np.float32), verbose=0)  # export needs a call
+        t0 = time.perf_counter()
+        with atomic_path(path) as tmp, _quiet():
+            self.body.export(str(tmp), format="onnx", verbose=False)
+        _log(f"exported the model body to {path} ({time.perf_counter() - t0:.1f} s, once per body)")
+        return path
+
+    def _runner(self, runtime: str):
+        from mir.model.train import accelerator
+
+        keras = _keras()
+        if runtime == "keras":
+            return _KerasRunner(self.body, max(self.batch_size, 64))
+        order = [runtime] if runtime != "auto" else list(AUTO_ORDER)
+        if runtime == "auto" and accelerator(keras.backend.backend())[0] == "gpu":
+            return _KerasRunner(self.body, max(self.batch_size, 64))  # Keras on the backend's GPU
+        reasons = []
+        for name in order:
+            try:
+                path = self.export_onnx()
+                cls = _OpenVinoRunner if name == "openvino" else _OnnxRuntimeRunner
+                runner = cls(path, self.threads, self.batch_size)
+                self._verify(runner, path)
+                return runner
+            except Exception as err:  # noqa: BLE001 - any failure: the next runtime, at worst Keras
+                reasons.append(f"{name} failed: {_first_line(err)}")
+        _log(f"using Keras ({'; '.join(reasons)})")
+        return _KerasRunner(self.body, max(self.batch_size, 64))
+
+    def _verify(self, runner, path: Path) -> None:
+        """Raise unless ``runner`` matches Keras on a probe batch (the verdict is kept beside the export)."""
+        import importlib.metadata as md
+
+        stamp = path.with_suffix(".verified.json")
+        tag = f"{runner.name}=={md.version(runner.name)}"
+        done = {}
+        with contextlib.suppress(OSError, ValueError):
+            done = json.loads(stamp.read_text())
+        if done.get(tag) is True:
+            return
+        rng = np.random.default_rng(0)
+        x = rng.normal(-30.0, 15.0, size=(4, *self.body.inputs[0].shape[1:])).astype(np.float32)
+        ref = _KerasRunner(self.body, 64)(x)
+        got = runner(x)
+        if len(got) != len(ref) or any(a.shape != b.shape for a, b in zip(got, ref)):
+            raise RuntimeError("the export's outputs do not line up with the model's")
+        worst = max(float(np.max(np.abs(a - b) / (1.0 + np.abs(b)))) for a, b in zip(got, ref))
+        p_ref = self._head(ref[0])[0]
+        p_got = self._head(got[0])[0]
+        dp = float(np.max(np.abs(p_ref - p_got)))
+        if worst > BODY_RTOL or dp > PROB_ATOL:
+            raise RuntimeError(f"outputs differ from Keras (body {worst:.1e} relative, probabilities {dp:.1e})")
+        from mir.io import write_json
+
+        write_json(stamp, {**done, tag: True})
+
+    # ------------------------------------------------------------------ passes
+
+    def run_body(self, x: np.ndarray) -> list[np.ndarray]:
+        """The body on chunks ``x`` ``(n, n_mels, chunk[, 1])`` (dB): ``[features, mean_1, sq_1, …]``."""
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim == 3:
+            x = x[..., None]
+        if len(x) == 0:
+            return [np.zeros((0, *t.shape[1:]), np.float32) for t in self.body.outputs]
+        t0 = time.perf_counter()
+        out = self.runner(x)
+        self.body_seconds += time.perf_counter() - t0
+        self.body_chunks += len(x)
+        return out
+
+    def body_features(self, x: np.ndarray) -> np.ndarray:
+        """The body's output (the head's input) for chunks ``x``; not cached (e.g. augmented training crops)."""
+        return self.run_body(x)[0]
+
+    def _head(self, feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if len(feats) == 0:
+            k, d = self.head_net.outputs[0].shape[-1], self.head_net.outputs[1].shape[-1]
+            return np.zeros((0, k)), np.zeros((0, d))
+        p, e = self.head_net.predict(np.asarray(feats, np.float32), batch_size=1024, verbose=0)
+        return np.asarray(p, np.float64), np.asarray(e, np.float64)
+
+    def predict_chunks(self, x: np.ndarray) -> np.ndarray:
+        """Genre probabilities of chunks ``x`` (not cached)."""
+        return self._head(self.body_features(x))[0]
+
+    def clip_body(self, X, rows, *, use_cache: bool = True) -> list[dict[str, np.ndarray]]:
+        """Per clip of ``rows``: ``features (chunks, d)``, ``m1``/``m2`` ``(chunks, Σ channels)`` (cached)."""
+        from mir.model.data import segments
+
+        rows = np.asarray(rows, dtype=int)
+        digests = [clip_digest(X, int(r)) for r in rows] if (use_cache and self.cache) else [None] * len(rows)
+        got: list[dict | None] = [self.cache.get(d) if d else None for d in digests]
+        miss = [i for i, g in enumerate(got) if g is None]
+        if miss:
+            x, owner = segments(X, rows[miss], self.chunk)
+            out = self.run_body(x)
+            feats, stats = out[0], out[1:]
+            m1 = (np.concatenate(stats[0::2], axis=1) if stats else np.zeros((len(x), 0), np.float32))
+            m2 = (np.concatenate(stats[1::2], axis=1) if stats else np.zeros((len(x), 0), np.float32))
+            for j, i in enumerate(miss):
+                sel = owner == j
+                entry = {"features": feats[sel], "m1": m1[sel], "m2": m2[sel]}
+                got[i] = entry
+                if digests[i]:
+                    self.cache.put(digests[i], entry)
+        return got  # type: ignore[return-value]
+
+    def clip_outputs(self, X, rows, *, batch_clips: int = 64, use_cache: bool = True,
+                     progress: bool = False, desc: str = "embed") -> dict[str, Any]:
+        """Every non-overlapping chunk of clips ``rows`` of ``X`` through the model, ``batch_clips`` at a time.
+
+        Parameters
+        ----------
+        X : array (clips, n_mels, frames)
+            Log-mel spectrograms in dB (a memory map is fine: a batch of clips is read at a time).
+        rows : sequence of int
+            Which clips.
+        use_cache : bool
+            Read and write the per-clip body cache (when the engine has one).
+
+        Returns
+        -------
+        dict
+            ``logp`` (per-clip mean log-probabilities, ``(n, k)``), ``seg_p`` (per-chunk probabilities),
+            ``owner`` (the clip index of each chunk), ``embedding`` (per-clip mean of the ``embedding``
+            layer) and ``layer_stats`` (``{layer: (n, 2c)}``: each channel's mean and standard deviation
+            over the chunk's positions, averaged over the clip's chunks; empty without stats layers).
+        """
+        from tqdm.auto import tqdm
+
+        rows = np.asarray(rows, dtype=int)
+        k = int(self.head_net.outputs[0].shape[-1])
+        d = int(self.head_net.outputs[1].shape[-1])
+        logps, seg_ps, owners, embs, stats = [], [], [], [], []
+        bar = tqdm(total=len(rows), desc=desc, unit="clip", disable=not progress)
+        for start in range(0, len(rows), batch_clips):
+            part = rows[start:start + batch_clips]
+            entries = self.clip_body(X, part, use_cache=use_cache)
+            counts = np.array([len(e["features"]) for e in entries])
+            owner = np.repeat(np.arange(len(part)), counts)
+            p, e = self._head(np.concatenate([en["features"] for en in entries]))
+
+            def clip_mean(v):
+                sums = np.zeros((len(part), v.shape[1]))
+                np.add.at(sums, owner, v)
+                return sums / counts[:, None]
+
+            logps.append(clip_mean(np.log(np.clip(p, 1e-9, 1.0))))
+            seg_ps.append(p)
+            owners.append(owner + start)
+            embs.append(clip_mean(e))
+            m1 = np.concatenate([en["m1"] for en in entries]).astype(np.float64)
+            m2 = np.concatenate([en["m2"] for en in entries]).astype(np.float64)
+            sd = np.sqrt(np.maximum(m2 - m1 * m1, 0.0))
+            per_layer, off = [], 0
+            for c in self.stats_dims:
+                per_layer.append(clip_mean(np.concatenate([m1[:, off:off + c], sd[:, off:off + c]], axis=1)))
+                off += c
+            stats.append(per_layer)
+            bar.update(len(part))
+        bar.close()
+        if self.cache is not None and self.cache.written:
+            self.cache.evict()
+            self.cache.written = 0
+        cat = (lambda parts, w: np.concatenate(parts) if parts else np.zeros((0, w)))
+        return {
+            "logp": cat(logps, k), "seg_p": cat(seg_ps, k),
+            "owner": np.concatenate(owners) if owners else np.zeros(0, dtype=int),
+            "embedding": cat(embs, d),
+            "layer_stats": {name: cat([s[i] for s in stats], 2 * c)
+                            for i, (name, c) in enumerate(zip(self.stats_layers, self.stats_dims))},
+        }
+
+    def window_probs(self, S: np.ndarray, starts) -> np.ndarray:
+        """Genre probabilities of the windows of log-mel ``S`` ``(n_mels, frames)`` starting at frames ``starts``."""
+        starts = np.asarray(starts, dtype=int)
+        x = np.stack([S[:, s:s + self.chunk] for s in starts])
+        return self.predict_chunks(x)
+
+    def describe(self) -> str:
+        prov = getattr(self.runner, "provider", "")
+        return f"{self.runtime}{f' ({prov})' if prov else ''}, {self.threads} thread(s), body {self.key}"
+
+
+def _first_line(err: BaseException) -> str:
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip() and not ln.strip().startswith("Exception from")]
+    return (lines[0][:200] if lines else type(err).__name__)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silence tf2onnx's INFO/WARNING lines while exporting."""
+    import logging
+
+    names = ("tf2onnx", "tensorflow", "absl")
+    old = {n: logging.getLogger(n).level for n in names}
+    for n in names:
+        logging.getLogger(n).setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for n, lvl in old.items():
+            logging.getLogger(n).setLevel(lvl)
+
+
+def softmax_rows(logp: np.ndarray) -> np.ndarray:
+    """Normalise mean log-probabilities into a distribution per row."""
+    z = np.exp(logp - logp.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+def load_model(model_dir: str | os.PathLike[str]):
+    """``(model, labels_info)`` from a model folder (``model.keras`` + ``labels.json``)."""
+    from mir.io import read_json
+
+    keras = _keras()
+    d = Path(model_dir)
+    return keras.models.load_model(d / "model.keras"), read_json(d / "labels.json")
