@@ -4,8 +4,10 @@
 
 The song: the shared whole songs (../shared/data/songs, $MIR_SHARED_DATA) joined into one 5-minute mp3 when
 present, else a generated 5-minute mp3. The model: models/model.keras + labels.json when present (after
-`make demo`), else an untrained CNN of the default shape (the same cost per window).
-Last line: ``realtime_factor=X`` (song seconds per wall-clock second; higher is better).
+`make demo`), else the default musicnn (pretrained body, untrained head: the same cost per window).
+Also times the previous path (Keras, window by window) on the same song and prints the largest difference of
+the per-window probabilities between the two.
+Last line: ``realtime_factor=X`` (song seconds per wall-clock second, decode included; higher is better).
 """
 
 from __future__ import annotations
@@ -68,16 +70,31 @@ def main() -> None:
         fp = FeatureParams(**{k: v for k, v in info["features"].items() if k in FeatureParams.model_fields})
         genres, chunk, which = info["genres"], info["chunk_frames"], args.model
     else:
-        from mir.model.cnn import build_cnn
+        from mir.model.architectures import build_model
 
-        fp, genres, chunk, which = FeatureParams(), ["a", "b", "c", "d"], 128, "untrained default CNN"
-        model = build_cnn(n_mels=fp.n_mels, n_frames=chunk, n_classes=len(genres))
-    timeline(song, model=model, genres=genres, fp=fp, chunk_frames=chunk)  # warm-up (graph tracing)
-    t0 = time.perf_counter()
-    tl = timeline(song, model=model, genres=genres, fp=fp, chunk_frames=chunk)
-    dt = time.perf_counter() - t0
+        fp, genres, chunk = FeatureParams(), ["a", "b", "c", "d"], 187
+        which = "musicnn (pretrained body, untrained head)"
+        model = build_model("musicnn", n_mels=fp.n_mels, n_frames=chunk, n_classes=len(genres))
+    from mir.model.inference import Engine
+
+    class WindowByWindow(Engine):  # the previous path: Keras, every window through the whole model
+        def window_probs(self, S, starts, *, shared=None):
+            return super().window_probs(S, starts, shared=False)
+
+    rates = {}
+    for name, engine in (("previous (Keras, window by window)", WindowByWindow(model, runtime="keras")),
+                         ("mir engine", Engine.for_model(model))):
+        timeline(song, model=engine, genres=genres, fp=fp, chunk_frames=chunk)  # warm-up (tracing, compiling)
+        t0 = time.perf_counter()
+        tl = timeline(song, model=engine, genres=genres, fp=fp, chunk_frames=chunk)
+        dt = time.perf_counter() - t0
+        rates[name] = (tl, dt, engine)
+    (old, old_dt, _), (tl, dt, engine) = rates.values()
     print(f"song: {song} ({what}); model: {which}; {os.cpu_count()} cores")
-    print(f"{len(tl.times)} windows of {chunk} frames, 1-s hop, in {dt:.2f} s")
+    print(f"{len(tl.times)} windows of {chunk} frames, 1-s hop")
+    print(f"previous path (Keras, window by window): {old_dt:.2f} s, realtime factor {old.duration_s / old_dt:.0f}")
+    print(f"mir engine ({engine.describe()}): {dt:.2f} s; max abs difference of the per-window probabilities "
+          f"{float(abs(tl.probs - old.probs).max()):.1e}")
     print(f"realtime_factor={tl.duration_s / dt:.0f}")
 
 

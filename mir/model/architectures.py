@@ -311,6 +311,64 @@ def musicnn(*, n_mels: int = 96, n_frames: int = 187, n_classes: int, filters: S
     return model
 
 
+#: musicnn's timbral filters are 7 frames long, its chunks zero-padded by 3 frames on each side for them.
+MUSICNN_TIMBRAL_PAD = 3
+
+
+def musicnn_timeline_networks(model) -> dict:
+    """musicnn's body split where overlapping windows of one long segment share work (the model's own layers).
+
+    A window's timbral features (7-frame × 38/67-mel filters, 81 % of the body's FLOPs) equal, away
+    from its 3 zero-padded frames at each end, those of the whole segment: they are computed once per
+    segment. Everything else is computed per window, exactly as :func:`musicnn` does (the temporal
+    filters, up to 128 frames long, see the window's padding almost everywhere). Returns
+
+    - ``front``: dB ``(n_mels, L, 1)`` → ``[bn (L, n_mels, 1), timbral_74 (L − 6, 204), timbral_77 (L − 6, 204)]``
+      (the input batch norm, then the timbral features of every position whose 7 frames lie inside);
+    - ``timbral``: bn ``(L, n_mels, 1)`` → the same two timbral maps (for a window's zero-padded ends);
+    - ``rest``: ``[bn (T, n_mels, 1), timbral_74 (T, 204), timbral_77 (T, 204)]`` of one window →
+      the body's output (the head's input), ``T`` = the model's chunk.
+    """
+    keras = _keras()
+    from keras import layers
+
+    g = model.get_layer
+    n_mels, T = int(model.inputs[0].shape[1]), int(model.inputs[0].shape[2])
+
+    def timbral(bn):
+        outs = []
+        for k in (74, 77):
+            c = g(f"musicnn_bn_timbral_{k}")(g(f"musicnn_timbral_{k}")(bn))
+            c = g(f"musicnn_fmax_timbral_{k}")(c)
+            outs.append(layers.Reshape((-1, int(c.shape[-1])), name=f"mir_timbral_{k}_seq")(c))
+        return outs
+
+    db = layers.Input(shape=(n_mels, None, 1), name="logmel_db")
+    bn = g("musicnn_bn_in")(g("musicnn_time_major")(g("musicnn_logc")(db)))
+    front = keras.Model(db, [bn, *timbral(bn)], name="musicnn_front")
+    bn_in = layers.Input(shape=(None, n_mels, 1), name="bn")
+    timbral_net = keras.Model(bn_in, timbral(bn_in), name="musicnn_timbral")
+
+    w_bn = layers.Input(shape=(T, n_mels, 1), name="window_bn")
+    w_t = [layers.Input(shape=(T, 204), name=f"window_timbral_{k}") for k in (74, 77)]
+    parts = list(w_t)
+    for k in (128, 64, 32):
+        c = g(f"musicnn_bn_temporal_{k}")(g(f"musicnn_temporal_{k}")(w_bn))
+        parts.append(g(f"musicnn_temporal_{k}_seq")(g(f"musicnn_fmax_temporal_{k}")(c)))
+    h = g("musicnn_frontend")(parts)
+    mids = [h]
+    for i in range(3):
+        c = g(f"musicnn_bn_mid{i}")(g(f"musicnn_mid{i}")(g(f"musicnn_pad_mid{i}")(h)))
+        h = c if i == 0 else g(f"musicnn_res{i}")([c, h])
+        mids.append(h)
+    m = g("musicnn_midend")(mids)
+    mx = g("musicnn_max_col")(g("musicnn_tmax")(m))
+    mu = g("musicnn_mean_col")(g("musicnn_tmean")(m))
+    out = g(FROZEN_BODY["musicnn"])(g("musicnn_pool")(g("musicnn_max_mean")([mx, mu])))
+    rest = keras.Model([w_bn, *w_t], out, name="musicnn_rest")
+    return {"front": front, "timbral": timbral_net, "rest": rest}
+
+
 def body_model(model, arch: str):
     """The frozen body of ``model`` (input → :data:`FROZEN_BODY` layer), or None for a trained-from-scratch arch."""
     if arch not in FROZEN_BODY:

@@ -176,8 +176,8 @@ class _KerasRunner:
     def __init__(self, net, batch_size: int):
         self.net, self.batch_size = net, batch_size
 
-    def __call__(self, x: np.ndarray) -> list[np.ndarray]:
-        out = self.net.predict(x, batch_size=self.batch_size, verbose=0)
+    def __call__(self, *xs: np.ndarray) -> list[np.ndarray]:
+        out = self.net.predict(list(xs) if len(xs) > 1 else xs[0], batch_size=self.batch_size, verbose=0)
         return [np.asarray(o, dtype=np.float32) for o in (out if isinstance(out, (list, tuple)) else [out])]
 
 
@@ -193,13 +193,14 @@ class _OnnxRuntimeRunner:
         so.log_severity_level = 3
         providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()]
         self.session = ort.InferenceSession(str(path), so, providers=providers)
-        self.input = self.session.get_inputs()[0].name
+        self.inputs = [i.name for i in self.session.get_inputs()]
         self.batch_size = batch_size
         self.provider = self.session.get_providers()[0]
 
-    def __call__(self, x: np.ndarray) -> list[np.ndarray]:
-        parts = [self.session.run(None, {self.input: x[i:i + self.batch_size]})
-                 for i in range(0, len(x), self.batch_size)]
+    def __call__(self, *xs: np.ndarray) -> list[np.ndarray]:
+        b = self.batch_size
+        parts = [self.session.run(None, {n: x[i:i + b] for n, x in zip(self.inputs, xs)})
+                 for i in range(0, len(xs[0]), b)]
         return [np.concatenate(p) for p in zip(*parts)]
 
 
@@ -216,10 +217,10 @@ class _OpenVinoRunner:
         self.batch_size = batch_size
         self.provider = "CPU"
 
-    def __call__(self, x: np.ndarray) -> list[np.ndarray]:
-        parts = []
-        for i in range(0, len(x), self.batch_size):
-            res = self.request.infer({0: np.ascontiguousarray(x[i:i + self.batch_size])})
+    def __call__(self, *xs: np.ndarray) -> list[np.ndarray]:
+        parts, b = [], self.batch_size
+        for i in range(0, len(xs[0]), b):
+            res = self.request.infer({k: np.ascontiguousarray(x[i:i + b]) for k, x in enumerate(xs)})
             parts.append([np.array(res[o], copy=True) for o in self.compiled.outputs])
         return [np.concatenate(p) for p in zip(*parts)]
 
@@ -337,9 +338,13 @@ class Engine:
         Layers whose channel statistics the body also returns (default: :func:`feature_map_layers`).
     """
 
+    #: frames of a segment's shared front end computed at a time (musicnn timelines)
+    BLOCK = 1024
+
     def __init__(self, model, *, runtime: str = "auto", threads: int = 0, batch_size: int = 32,
                  cache_dir: str | os.PathLike[str] | None = None, cache_max_mb: float = 4096,
-                 stats_layers: Sequence[str] | None = None):
+                 stats_layers: Sequence[str] | None = None, dask: bool = False, dask_address: str | None = None,
+                 dask_workers: int = 0):
         if runtime not in RUNTIMES:
             raise ValueError(f"inference.runtime: {runtime!r} is not one of {', '.join(RUNTIMES)}")
         self.model = model
@@ -357,17 +362,23 @@ class Engine:
         #: chunks that went through the body in this engine's life (tests count them)
         self.body_chunks = 0
         self.body_seconds = 0.0
-        self.runner = self._runner(runtime)
-        self.runtime = self.runner.name
+        self.requested = runtime
+        self.dask, self.dask_address, self.dask_workers = dask, dask_address, dask_workers
+        self._client = None
+        self._runners: dict[str, Any] = {}
+        self._nets = {"stats": self.body, "plain": body_network(model)}
+        self.runtime = self.runner("stats").name
 
     @classmethod
     def for_model(cls, model, cfg: "Config | None" = None, **kwargs) -> "Engine":
         """The engine of ``model`` with ``cfg.inference``'s settings, built once per model and process."""
         if cfg is not None:
             ip = cfg.inference
-            kwargs = {"runtime": ip.runtime, "threads": ip.threads or cfg.features.workers,
+            fp = cfg.features
+            kwargs = {"runtime": ip.runtime, "threads": ip.threads or fp.workers,
                       "batch_size": ip.batch_size, "cache_dir": ip.cache_dir, "cache_max_mb": ip.cache_max_mb,
-                      **kwargs}
+                      **({"dask": True, "dask_address": fp.dask_address, "dask_workers": fp.workers}
+                         if fp.engine == "dask" else {}), **kwargs}
         key = json.dumps(kwargs, sort_keys=True, default=str)
         per_model = _ENGINES.setdefault(model, {})
         if key not in per_model:
@@ -381,46 +392,55 @@ class Engine:
             return self.cache_dir / "exports"
         return Path(os.environ.get("MIR_CACHE") or Path.home() / ".cache" / "mir") / "exports"
 
-    def export_onnx(self) -> Path:
-        """The body network as ONNX (``<exports>/<body hash>.onnx``), exported once per body."""
+    def export_onnx(self, tag: str = "stats") -> Path:
+        """Network ``tag`` as ONNX (``<exports>/<body hash>-c<chunk>-<tag>.onnx``), exported once per body."""
         from mir.io import atomic_path
 
-        path = self._export_dir() / f"{self.key}-c{self.chunk}.onnx"
+        path = self._export_dir() / f"{self.key}-c{self.chunk}-{tag}.onnx"
         if path.is_file():
             return path
         keras = _keras()
         if keras.backend.backend() != "tensorflow":
             raise RuntimeError(f"ONNX export needs the TensorFlow backend (this is {keras.backend.backend()})")
-        self.body.predict(np.zeros((1, *self.body.inputs[0].shape[1:]), np.float32), verbose=0)  # export needs a call
+        net = self._nets[tag]
+        xs = _probe(net, n=1)
+        net.predict(xs if len(xs) > 1 else xs[0], verbose=0)  # Keras exports only a network that has been called
         t0 = time.perf_counter()
         with atomic_path(path) as tmp, _quiet():
-            self.body.export(str(tmp), format="onnx", verbose=False)
-        _log(f"exported the model body to {path} ({time.perf_counter() - t0:.1f} s, once per body)")
+            net.export(str(tmp), format="onnx", verbose=False)
+        _log(f"exported the model's {tag} network to {path} ({time.perf_counter() - t0:.1f} s, once per body)")
         return path
 
-    def _runner(self, runtime: str):
+    def runner(self, tag: str):
+        """The runner of network ``tag`` (built on first use): the requested runtime, else Keras."""
+        if tag not in self._runners:
+            self._runners[tag] = self._make_runner(tag)
+        return self._runners[tag]
+
+    def _make_runner(self, tag: str):
         from mir.model.train import accelerator
 
         keras = _keras()
-        if runtime == "keras":
-            return _KerasRunner(self.body, max(self.batch_size, 64))
-        order = [runtime] if runtime != "auto" else list(AUTO_ORDER)
-        if runtime == "auto" and accelerator(keras.backend.backend())[0] == "gpu":
-            return _KerasRunner(self.body, max(self.batch_size, 64))  # Keras on the backend's GPU
+        net, runtime = self._nets[tag], self.requested
+        keras_runner = _KerasRunner(net, max(self.batch_size, 64))
+        if runtime == "keras" or (runtime == "auto" and accelerator(keras.backend.backend())[0] == "gpu"):
+            return keras_runner  # on a GPU: Keras on the backend's GPU
+        if tag != "stats" and "stats" in self._runners and self._runners["stats"].name == "keras":
+            return keras_runner  # the body could not be exported: no second attempt, no second log line
         reasons = []
-        for name in order:
+        for name in ([runtime] if runtime != "auto" else list(AUTO_ORDER)):
             try:
-                path = self.export_onnx()
+                path = self.export_onnx(tag)
                 cls = _OpenVinoRunner if name == "openvino" else _OnnxRuntimeRunner
                 runner = cls(path, self.threads, self.batch_size)
-                self._verify(runner, path)
+                self._verify(runner, keras_runner, path, head=tag in ("stats", "plain"))
                 return runner
             except Exception as err:  # noqa: BLE001 - any failure: the next runtime, at worst Keras
                 reasons.append(f"{name} failed: {_first_line(err)}")
         _log(f"using Keras ({'; '.join(reasons)})")
-        return _KerasRunner(self.body, max(self.batch_size, 64))
+        return keras_runner
 
-    def _verify(self, runner, path: Path) -> None:
+    def _verify(self, runner, keras_runner, path: Path, *, head: bool) -> None:
         """Raise unless ``runner`` matches Keras on a probe batch (the verdict is kept beside the export)."""
         import importlib.metadata as md
 
@@ -431,16 +451,13 @@ class Engine:
             done = json.loads(stamp.read_text())
         if done.get(tag) is True:
             return
-        rng = np.random.default_rng(0)
-        x = rng.normal(-30.0, 15.0, size=(4, *self.body.inputs[0].shape[1:])).astype(np.float32)
-        ref = _KerasRunner(self.body, 64)(x)
-        got = runner(x)
+        xs = _probe(keras_runner.net, n=4)
+        ref = keras_runner(*xs)
+        got = runner(*xs)
         if len(got) != len(ref) or any(a.shape != b.shape for a, b in zip(got, ref)):
             raise RuntimeError("the export's outputs do not line up with the model's")
         worst = max(float(np.max(np.abs(a - b) / (1.0 + np.abs(b)))) for a, b in zip(got, ref))
-        p_ref = self._head(ref[0])[0]
-        p_got = self._head(got[0])[0]
-        dp = float(np.max(np.abs(p_ref - p_got)))
+        dp = float(np.max(np.abs(self._head(ref[0])[0] - self._head(got[0])[0]))) if head else 0.0
         if worst > BODY_RTOL or dp > PROB_ATOL:
             raise RuntimeError(f"outputs differ from Keras (body {worst:.1e} relative, probabilities {dp:.1e})")
         from mir.io import write_json
@@ -449,22 +466,24 @@ class Engine:
 
     # ------------------------------------------------------------------ passes
 
-    def run_body(self, x: np.ndarray) -> list[np.ndarray]:
-        """The body on chunks ``x`` ``(n, n_mels, chunk[, 1])`` (dB): ``[features, mean_1, sq_1, …]``."""
+    def run_body(self, x: np.ndarray, *, stats: bool = True) -> list[np.ndarray]:
+        """The body on chunks ``x`` ``(n, n_mels, chunk[, 1])`` (dB): ``[features, mean_1, sq_1, …]``
+        (``stats=False``: ``[features]``, a cheaper network)."""
         x = np.asarray(x, dtype=np.float32)
         if x.ndim == 3:
             x = x[..., None]
+        tag = "stats" if stats else "plain"
         if len(x) == 0:
-            return [np.zeros((0, *t.shape[1:]), np.float32) for t in self.body.outputs]
+            return [np.zeros((0, *t.shape[1:]), np.float32) for t in self._nets[tag].outputs]
         t0 = time.perf_counter()
-        out = self.runner(x)
+        out = self.runner(tag)(x)
         self.body_seconds += time.perf_counter() - t0
         self.body_chunks += len(x)
         return out
 
     def body_features(self, x: np.ndarray) -> np.ndarray:
         """The body's output (the head's input) for chunks ``x``; not cached (e.g. augmented training crops)."""
-        return self.run_body(x)[0]
+        return self.run_body(x, stats=False)[0]
 
     def _head(self, feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if len(feats) == 0:
@@ -487,7 +506,7 @@ class Engine:
         miss = [i for i, g in enumerate(got) if g is None]
         if miss:
             x, owner = segments(X, rows[miss], self.chunk)
-            out = self.run_body(x)
+            out = self._run_on_dask(x) if self.dask else self.run_body(x)
             feats, stats = out[0], out[1:]
             m1 = (np.concatenate(stats[0::2], axis=1) if stats else np.zeros((len(x), 0), np.float32))
             m2 = (np.concatenate(stats[1::2], axis=1) if stats else np.zeros((len(x), 0), np.float32))
@@ -498,6 +517,38 @@ class Engine:
                 if digests[i]:
                     self.cache.put(digests[i], entry)
         return got  # type: ignore[return-value]
+
+    def _run_on_dask(self, x: np.ndarray) -> list[np.ndarray]:
+        """The body (with statistics) on the Dask cluster: batches of chunks to workers that load the export.
+
+        The export must be on a filesystem the workers share (``inference.cache_dir``, as the feature cache).
+        A body that runs on Keras (no export) runs here instead.
+        """
+        if self.runtime == "keras":
+            return self.run_body(x)
+        path = self.export_onnx("stats")
+        if self._client is None:
+            import atexit
+
+            from dask.distributed import Client, LocalCluster
+
+            if self.dask_address:
+                self._client = Client(self.dask_address)
+            else:
+                cluster = LocalCluster(n_workers=self.dask_workers or self.threads, threads_per_worker=1,
+                                       processes=True, dashboard_address=None)
+                self._client = Client(cluster)
+                atexit.register(cluster.close)
+            atexit.register(self._client.close)
+        t0 = time.perf_counter()
+        step = 4 * self.batch_size
+        futures = self._client.map(_remote_body, [x[i:i + step] for i in range(0, len(x), step)],
+                                   path=str(path.resolve()), runtime=self.runtime, per_call=self.batch_size,
+                                   pure=False)
+        parts = self._client.gather(futures)
+        self.body_seconds += time.perf_counter() - t0
+        self.body_chunks += len(x)
+        return [np.concatenate(p) for p in zip(*parts)]
 
     def clip_outputs(self, X, rows, *, batch_clips: int = 64, use_cache: bool = True,
                      progress: bool = False, desc: str = "embed") -> dict[str, Any]:
@@ -565,15 +616,77 @@ class Engine:
                             for i, (name, c) in enumerate(zip(self.stats_layers, self.stats_dims))},
         }
 
-    def window_probs(self, S: np.ndarray, starts) -> np.ndarray:
-        """Genre probabilities of the windows of log-mel ``S`` ``(n_mels, frames)`` starting at frames ``starts``."""
+    def window_probs(self, S: np.ndarray, starts, *, shared: bool | None = None) -> np.ndarray:
+        """Genre probabilities of the windows of log-mel ``S`` ``(n_mels, frames)`` starting at frames ``starts``.
+
+        For musicnn, what overlapping windows share is computed once per block of the segment
+        (:func:`mir.model.architectures.musicnn_timeline_networks`; the same numbers as window by window,
+        tested); other models run window by window. ``shared=False`` forces the window-by-window path.
+        """
         starts = np.asarray(starts, dtype=int)
-        x = np.stack([S[:, s:s + self.chunk] for s in starts])
-        return self.predict_chunks(x)
+        T = self.chunk
+        if len(starts) == 0:
+            return np.zeros((0, int(self.head_net.outputs[0].shape[-1])))
+        if shared is None:
+            shared = "musicnn_timbral_74" in {layer.name for layer in self.model.layers} and len(starts) > 1
+        if not shared:
+            return self.predict_chunks(np.stack([S[:, s:s + T] for s in starts]))
+        from mir.model.architectures import MUSICNN_TIMBRAL_PAD as P
+        from mir.model.architectures import musicnn_timeline_networks
+
+        if "front" not in self._nets:
+            self._nets.update(musicnn_timeline_networks(self.model))
+        S = np.asarray(S, dtype=np.float32)
+        lo, hi = int(starts.min()), int(starts.max()) + T
+        # the shared part, in blocks of at most BLOCK frames (memory: one block's feature maps)
+        bn, t74, t77 = [], [], []
+        for b0 in range(lo, hi - 2 * P, self.BLOCK):
+            b1 = min(b0 + self.BLOCK + 2 * P, hi)
+            out = self.runner("front")(S[None, :, b0:b1, None])
+            bn.append(out[0][0, : (b1 - b0 - 2 * P) if b1 < hi else None])
+            t74.append(out[1][0])
+            t77.append(out[2][0])
+        bn, t74, t77 = np.concatenate(bn), np.concatenate(t74), np.concatenate(t77)
+        # each window's zero-padded ends: 3 positions a side, from 6 frames + 3 zeros
+        zeros = np.zeros((P, *bn.shape[1:]), np.float32)
+        ends = np.stack([np.concatenate([zeros, bn[s - lo:s - lo + 2 * P]]) for s in starts]
+                        + [np.concatenate([bn[s - lo + T - 2 * P:s - lo + T], zeros]) for s in starts])
+        e74, e77 = self.runner("timbral")(ends)
+        n = len(starts)
+        w74 = np.stack([np.concatenate([e74[i], t74[s - lo:s - lo + T - 2 * P], e74[n + i]]) for i, s in enumerate(starts)])
+        w77 = np.stack([np.concatenate([e77[i], t77[s - lo:s - lo + T - 2 * P], e77[n + i]]) for i, s in enumerate(starts)])
+        wbn = np.stack([bn[s - lo:s - lo + T] for s in starts])
+        t0 = time.perf_counter()
+        feats = self.runner("rest")(wbn, w74, w77)[0]
+        self.body_seconds += time.perf_counter() - t0
+        return self._head(feats)[0]
 
     def describe(self) -> str:
-        prov = getattr(self.runner, "provider", "")
+        prov = getattr(self.runner("stats"), "provider", "")
         return f"{self.runtime}{f' ({prov})' if prov else ''}, {self.threads} thread(s), body {self.key}"
+
+
+_REMOTE: dict = {}
+
+
+def _remote_body(x: np.ndarray, *, path: str, runtime: str, per_call: int) -> list[np.ndarray]:
+    """A Dask task: the exported body on ``x``, one runner per worker process and export (one thread each)."""
+    key = (path, runtime)
+    if key not in _REMOTE:
+        cls = _OpenVinoRunner if runtime == "openvino" else _OnnxRuntimeRunner
+        _REMOTE[key] = cls(Path(path), 1, per_call)
+    return _REMOTE[key](np.asarray(x, dtype=np.float32))
+
+
+def _probe(net, *, n: int) -> list[np.ndarray]:
+    """A deterministic input batch for ``net`` (dB-like values; an unknown length becomes 200 frames)."""
+    rng = np.random.default_rng(0)
+    xs = []
+    for t in net.inputs:
+        shape = [200 if d is None else int(d) for d in t.shape[1:]]
+        loc, scale = (-30.0, 15.0) if len(xs) == 0 else (0.0, 1.0)
+        xs.append(rng.normal(loc, scale, size=(n, *shape)).astype(np.float32))
+    return xs
 
 
 def _first_line(err: BaseException) -> str:
