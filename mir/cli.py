@@ -1,7 +1,8 @@
 """The ``mir`` command line. Imports nothing heavy until a command runs.
 
-Exit codes: 0 success; 1 the stage failed (bad data, failed validation);
-2 bad parameters or usage.
+Exit codes: 0 success; 1 the stage failed (bad data, failed validation, a song
+that can't be predicted); 2 bad parameters or usage (a bad value, a path that
+does not exist or is not a folder, an output folder mir did not create).
 """
 
 from __future__ import annotations
@@ -111,8 +112,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as err:  # one clear line, not a traceback, for expected failures
         from mir.audio import AudioError
+        from mir.io import OutputCollision
         from mir.validation.gate import DataValidationError
 
+        if isinstance(err, (ConfigError, OutputCollision)):  # a parameter (a path, a genre) that can't be used
+            print(f"mir {args.command}: {err}", file=sys.stderr)
+            return 2
         if isinstance(err, (DataValidationError, AudioError, ValueError, FileNotFoundError)):
             print(f"mir {args.command}: {err}", file=sys.stderr)
             return 1

@@ -58,8 +58,8 @@ def _owned(path: Path, legacy: frozenset[str] | None) -> bool:
     entries = {e.name for e in path.iterdir()}
     if not entries:
         return True
-    # written by a mir that predates the marker: only mir's own file names, its signature file among them
-    return bool(legacy) and entries <= legacy and bool(entries & {n for n in legacy if n.endswith(".json")})
+    # written by a mir that predates the marker: only names mir itself writes there, one of them a file
+    return bool(legacy) and entries <= legacy and any((path / n).is_file() for n in entries)
 
 
 def check_output_dir(path: str | os.PathLike[str], *, what: str | None = None,

@@ -35,7 +35,8 @@ from pathlib import Path, PurePosixPath
 
 from mir.datasets.base import SPLITS, Clip
 
-__all__ = ["AUDIO_EXTENSIONS", "GROUP_BY", "SPLIT_MODES", "list_clips", "read_artist", "read_tag"]
+__all__ = ["AUDIO_EXTENSIONS", "GROUP_BY", "SPLIT_MODES", "available_genres", "list_clips", "read_artist",
+           "read_tag"]
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,13 @@ def _audio_files(gdir: Path) -> list[Path]:
 
 def _genre_dirs(base: Path) -> dict[str, Path]:
     return {d.name: d for d in sorted(base.iterdir()) if d.is_dir() and not d.name.startswith(".")}
+
+
+def available_genres(root: str | Path, split: str = "random") -> list[str]:
+    """The genre folders of a dataset folder (under ``train/``, ``valid/``, ``test/`` for ``split="dirs"``)."""
+    root = Path(root)
+    bases = [root / s for s in SPLITS if (root / s).is_dir()] if split == "dirs" else [root]
+    return sorted({g for b in bases for g in _genre_dirs(b)})
 
 
 def _clip_id(genre: str, gdir: Path, f: Path) -> str:
