@@ -143,9 +143,12 @@ def output_stems(songs: list[str], out_dir: Path) -> dict[str, str]:
     stems = {}
     for song in songs:
         base, src = Path(song).stem or "song", _source(song)
+        hashed = f"{base}-{hashlib.sha1(src.encode()).hexdigest()[:8]}"
         recorded = _recorded_source(out_dir / f"{base}.json")
-        if len(sources[base]) > 1 or recorded not in (None, src):
-            stems[song] = f"{base}-{hashlib.sha1(src.encode()).hexdigest()[:8]}"
+        if recorded == src:
+            stems[song] = base  # this song's earlier output: updated in place
+        elif len(sources[base]) > 1 or recorded is not None or (out_dir / f"{hashed}.json").exists():
+            stems[song] = hashed
         else:
             stems[song] = base
     return stems
@@ -173,11 +176,14 @@ def song_problem(path: str | Path, audio) -> str | None:
 def _player(path: str, duration_s: float) -> str:
     from mir.reports.html import audio_excerpt, esc
 
+    def mmss(t: float) -> str:
+        return f"{int(t) // 60}:{int(t) % 60:02d}"
+
     seconds = min(duration_s, PLAYER_MAX_S)
     note = ""
     if duration_s > PLAYER_MAX_S:
-        note = (f' <span class="muted">(the player holds the first {PLAYER_MAX_S / 60:.0f} min of '
-                f'{esc(f"{duration_s / 60:.1f}")} min; the timeline covers the whole song)</span>')
+        note = (f' <span class="muted">(the player holds the first {esc(mmss(PLAYER_MAX_S))} of '
+                f'{esc(mmss(duration_s))}; the timeline covers the whole song)</span>')
     return audio_excerpt(path, seconds=seconds, sr=PLAYER_SR) + note
 
 
