@@ -301,7 +301,7 @@ class Config(_Section):
         if self.data.dataset == "folder" and not self.folder.root:
             raise ValueError("folder.root: required when data.dataset is 'folder' (a <root>/<genre>/*.mp3 tree)")
         available = self.available_genres()
-        if available is None:  # a folder that is not there (yet): the data stage checks it (exit 2 too)
+        if available is None:  # a folder: the data stage checks its genres (existence first, then count; exit 2)
             return self
         for g in self.data.genres or []:
             if g not in available:
@@ -313,17 +313,10 @@ class Config(_Section):
         return self
 
     def available_genres(self) -> list[str] | None:
-        """Genres the configured dataset can provide (a folder's: its genre folders; ``None`` while
-        ``folder.root`` is not a folder)."""
+        """Genres the configured dataset can provide (``None`` for a folder: known once read)."""
         ds = self.data.dataset
         if ds == "synth":
             return list(self.synth.genres)
-        if ds == "folder":
-            if not (self.folder.root and Path(self.folder.root).is_dir()):
-                return None
-            from mir.datasets.folder import available_genres
-
-            return available_genres(self.folder.root, self.folder.split)
         if ds == "gtzan":
             from mir.datasets.gtzan import GENRES
 

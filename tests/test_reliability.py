@@ -534,9 +534,13 @@ def test_folder_parameters_are_bad_parameters(project, tiny_params):
     _folder_project(project, tiny_params, music)
     tiny_params["data"]["genres"] = ["nonexistent"]
     _write_params(project, tiny_params)
-    r = _mir("config", cwd=project)
-    assert r.returncode == 2 and "'nonexistent' is not in dataset 'folder'" in r.stderr, r.stderr
-    assert "at least 2 genres" not in r.stderr
+    r = _mir("data", "prepare", cwd=project)
+    assert r.returncode == 2 and "'nonexistent' not in dataset 'folder'" in r.stderr, r.stderr
+    assert "at least 2 genres" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    tiny_params["data"]["genres"] = ["a"]
+    _write_params(project, tiny_params)
+    r = _mir("data", "prepare", cwd=project)
+    assert r.returncode == 2 and "at least 2 genres" in r.stderr, r.stderr
     tiny_params["data"]["genres"] = None
     for root, msg in ((project / "missing", "does not exist"), (music / "a" / "good0.wav", "is a file")):
         tiny_params["folder"]["root"] = str(root)
