@@ -92,10 +92,6 @@ def policy_problem(info: AudioInfo, audio, *, check_max_duration: bool = True) -
     return None
 
 
-def silence_reason(rms_db: float, silence_db: float) -> str:
-    return f"silent (RMS {rms_db:.1f} dBFS < {silence_db:g})"
-
-
 def loudest_second_db(path: str | os.PathLike[str], *, above_db: float = -60.0, probes: int = 8) -> float:
     """The RMS (dBFS) of the loudest one-second block of a whole file, stopping early.
 

@@ -179,11 +179,12 @@ def plan(cfg: "Config") -> tuple[Any, list[Job]]:
     """``(manifest, jobs)``: the manifest and the clips whose cache entry is missing.
 
     Refuses (:class:`mir.io.OutputCollision`) before any work when ``paths.features`` is a
-    folder mir did not write.
+    folder mir did not write; removes the temporary copies killed runs left beside it.
     """
-    from mir.io import check_output_dir, read_table
+    from mir.io import check_output_dir, read_table, sweep_stale
 
     check_output_dir(cfg.paths.features, what="paths.features", legacy=STORE_FILES)
+    sweep_stale(cfg.paths.features)  # what a killed pack left behind
     manifest = read_table(cfg.paths.manifest)
     root = Path(cfg.features.cache_dir) / cfg.features.cache_key()
     jobs = []
