@@ -68,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--out", default="reports/predictions", help="output folder (default: %(default)s)")
     pr.add_argument("--html", action="store_true", help="also a self-contained HTML page per song")
     pr.add_argument("--hop", type=float, default=1.0, help="seconds between predictions (default: %(default)s)")
+    pr.formatter_class = argparse.RawDescriptionHelpFormatter
+    pr.epilog = ("A song ingest would reject (missing, empty, not audio, too short, sample rate or channels outside\n"
+                 "audio:; longer than audio.max_duration_s is fine) or that is silent is skipped with the reason;\n"
+                 "the others are written as <out>/<name>.* (<name>-<hash> when two songs share a name).\n"
+                 "exit codes: 0 every song predicted; 1 a song was skipped (the rest written);\n"
+                 "            2 bad parameters (--out holding files mir did not write).")
 
     run = sub.add_parser("run", help="run stages in order in this process, without DVC (default: all)")
     run.add_argument("stages", nargs="*", metavar="STAGE", help=f"any of: {', '.join(s.name for s in STAGES)}")
