@@ -40,6 +40,7 @@ def select_clips(cfg: "Config") -> list["Clip"]:
     if ds == "folder":
         from mir.datasets import folder
 
+        check_folder_params(cfg)
         return folder.list_clips(cfg.folder.root, genres=cfg.data.genres, split=cfg.folder.split,
                                  group_by=cfg.folder.group_by)
     if ds == "gtzan":
@@ -52,6 +53,33 @@ def select_clips(cfg: "Config") -> list["Clip"]:
         return fma.list_clips(cfg.fma.root, subset=cfg.fma.subset, genres=cfg.data.genres,
                               balance=cfg.fma.balance, seed=cfg.seed)
     raise ValueError(f"no loader for dataset {ds!r}")
+
+
+def check_folder_params(cfg: "Config") -> None:
+    """``folder.root`` / ``data.genres`` / ``folder.split`` against the folder itself.
+
+    Raises :class:`mir.config.ConfigError` (the CLI exits 2: bad parameters) for a root that
+    does not exist or is not a folder, ``split: dirs`` without ``train/``, or a genre with no folder.
+    """
+    from mir.config import ConfigError
+    from mir.datasets import folder
+
+    root = Path(cfg.folder.root)
+    if root.is_symlink() and not root.exists():
+        raise ConfigError(f"folder.root: {root} is a broken symbolic link")
+    if not root.exists():
+        raise ConfigError(f"folder.root: {root} does not exist")
+    if not root.is_dir():
+        raise ConfigError(f"folder.root: {root} is a file, not a folder (expected <root>/<genre>/*.mp3)")
+    if cfg.folder.split == "dirs" and not (root / "train").is_dir():
+        raise ConfigError(f"folder.split: dirs needs {root}/train/<genre>/ (and optionally valid/, test/)")
+    available = folder.available_genres(root, cfg.folder.split)
+    missing = [g for g in cfg.data.genres or [] if g not in available]
+    if missing:
+        raise ConfigError(f"data.genres: {', '.join(repr(g) for g in missing)} not in dataset 'folder' ({root}); "
+                          f"allowed: {', '.join(available) or '(no genre folders)'}")
+    if cfg.data.genres is not None and len(cfg.data.genres) < 2:
+        raise ConfigError("data.genres: a classifier needs at least 2 genres")
 
 
 def _snapshot(clips: list["Clip"], dest: Path, *, progress: bool) -> list["Clip"]:
@@ -84,9 +112,12 @@ def prepare(cfg: "Config", *, progress: bool = True) -> Path:
     """
     import pandas as pd
 
+    from mir.config import DATASETS
     from mir.datasets.base import Clip
-    from mir.io import write_csv
+    from mir.io import claim_dir, write_csv
 
+    # data/raw is mir's: a path parameter pointing at someone's folder is refused before anything is written
+    claim_dir(cfg.paths.raw, what="paths.raw", legacy={"clips.csv", *DATASETS})
     if cfg.data.dataset == "synth":
         from mir.datasets import synth
 
@@ -136,9 +167,10 @@ def prepare_new_music(cfg: "Config", *, progress: bool = True) -> Path:
     something real to find.
     """
     from mir.datasets import synth
+    from mir.io import claim_dir
 
     nm = cfg.new_music
-    out = Path(cfg.paths.new_music)
+    out = claim_dir(cfg.paths.new_music, what="paths.new_music", legacy={"synth.json", *synth.GENRES})
     genres = [g for g in cfg.data.genres or cfg.synth.genres if g in synth.GENRES] or list(synth.BASE_GENRES)
     synth.generate(
         out, genres=genres, clips_per_genre=nm.clips_per_genre, seconds=cfg.synth.seconds,
