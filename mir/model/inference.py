@@ -52,7 +52,7 @@ RUNTIMES = ("auto", "openvino", "onnxruntime", "keras")
 #: The runtimes ``auto`` tries on a CPU, fastest first (bench/embed.py measures them).
 AUTO_ORDER = ("openvino", "onnxruntime")
 #: Bumped when what a cache entry or an export holds changes (old entries are then never read).
-SCHEMA = 1
+SCHEMA = 2
 #: The first head layer: the body is everything before it (models without it: the ``embedding`` layer).
 HEAD_START = "drop_embed"
 #: An exported body is used only if, on the probe batch, its probabilities are within this of Keras'…
@@ -104,10 +104,12 @@ def feature_map_layers(model) -> list[str]:
 
 
 def body_network(model, stats_layers: Sequence[str] = ()):
-    """The model's body as a Keras model: input → ``[body output, (mean, mean of squares) per stats layer]``.
+    """The model's body as a Keras model: input → ``[body output, (mean, variance) per stats layer]``.
 
-    Built from ``model``'s own layers (no copy of the weights); the pooling layers are named after
-    their source, so the network — and :func:`body_hash` — is the same in every process.
+    Each stats layer's channel mean and variance over its positions; the variance is the mean of squared
+    *deviations* (``E[(x − E[x])²]``, not ``E[x²] − E[x]²``, which cancels catastrophically in float32 for a
+    channel that barely varies). Built from ``model``'s own layers (no copy of the weights); the added
+    layers are named after their source, so the network — and :func:`body_hash` — is the same in every process.
     """
     keras = _keras()
     from keras import layers
@@ -116,9 +118,11 @@ def body_network(model, stats_layers: Sequence[str] = ()):
     for name in stats_layers:
         t = model.get_layer(name).output
         pool = layers.GlobalAveragePooling2D if len(t.shape) == 4 else layers.GlobalAveragePooling1D
-        sq = layers.Multiply(dtype="float32", name=f"mir_sq_{name}")([t, t])
-        outs += [pool(dtype="float32", name=f"mir_mean_{name}")(t),
-                 pool(dtype="float32", name=f"mir_sqmean_{name}")(sq)]
+        mean = pool(keepdims=True, dtype="float32", name=f"mir_mean_{name}")(t)
+        dev = layers.Subtract(dtype="float32", name=f"mir_dev_{name}")([t, mean])
+        var = pool(dtype="float32", name=f"mir_var_{name}")(layers.Multiply(dtype="float32", name=f"mir_sq_{name}")(
+            [dev, dev]))
+        outs += [layers.Flatten(dtype="float32", name=f"mir_meanflat_{name}")(mean), var]
     return keras.Model(model.inputs, outs, name="mir_body")
 
 
@@ -467,7 +471,7 @@ class Engine:
     # ------------------------------------------------------------------ passes
 
     def run_body(self, x: np.ndarray, *, stats: bool = True) -> list[np.ndarray]:
-        """The body on chunks ``x`` ``(n, n_mels, chunk[, 1])`` (dB): ``[features, mean_1, sq_1, …]``
+        """The body on chunks ``x`` ``(n, n_mels, chunk[, 1])`` (dB): ``[features, mean_1, var_1, …]``
         (``stats=False``: ``[features]``, a cheaper network)."""
         x = np.asarray(x, dtype=np.float32)
         if x.ndim == 3:
@@ -497,7 +501,7 @@ class Engine:
         return self._head(self.body_features(x))[0]
 
     def clip_body(self, X, rows, *, use_cache: bool = True) -> list[dict[str, np.ndarray]]:
-        """Per clip of ``rows``: ``features (chunks, d)``, ``m1``/``m2`` ``(chunks, Σ channels)`` (cached)."""
+        """Per clip of ``rows``: ``features (chunks, d)``, ``m1``/``var`` ``(chunks, Σ channels)`` (cached)."""
         from mir.model.data import segments
 
         rows = np.asarray(rows, dtype=int)
@@ -509,10 +513,10 @@ class Engine:
             out = self._run_on_dask(x) if self.dask else self.run_body(x)
             feats, stats = out[0], out[1:]
             m1 = (np.concatenate(stats[0::2], axis=1) if stats else np.zeros((len(x), 0), np.float32))
-            m2 = (np.concatenate(stats[1::2], axis=1) if stats else np.zeros((len(x), 0), np.float32))
+            var = (np.concatenate(stats[1::2], axis=1) if stats else np.zeros((len(x), 0), np.float32))
             for j, i in enumerate(miss):
                 sel = owner == j
-                entry = {"features": feats[sel], "m1": m1[sel], "m2": m2[sel]}
+                entry = {"features": feats[sel], "m1": m1[sel], "var": var[sel]}
                 got[i] = entry
                 if digests[i]:
                     self.cache.put(digests[i], entry)
@@ -595,8 +599,7 @@ class Engine:
             owners.append(owner + start)
             embs.append(clip_mean(e))
             m1 = np.concatenate([en["m1"] for en in entries]).astype(np.float64)
-            m2 = np.concatenate([en["m2"] for en in entries]).astype(np.float64)
-            sd = np.sqrt(np.maximum(m2 - m1 * m1, 0.0))
+            sd = np.sqrt(np.maximum(np.concatenate([en["var"] for en in entries]).astype(np.float64), 0.0))
             per_layer, off = [], 0
             for c in self.stats_dims:
                 per_layer.append(clip_mean(np.concatenate([m1[:, off:off + c], sd[:, off:off + c]], axis=1)))
