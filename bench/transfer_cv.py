@@ -14,6 +14,9 @@ per clip on the held-out fold by mean log-probability, as ``mir evaluate`` does:
 
 - ``default head``: params.yaml's musicnn model — frozen body, dropout → Dense 200 ReLU → dropout → softmax
   (Adam 1e-3, early stopping with patience 8; plain chunks, no augmentation: a proxy for ``mir train``);
+- ``default + final fit``: ``train.final_fit`` simulated: the default head's early-stopping point (on the 15 %
+  inner hold-out) fixes the epoch count, then a fresh default head is fitted on **all** the training folds'
+  clips for that many epochs;
 - ``linear head``: dropout → softmax on the same pooled features;
 - ``logreg clip-mean``: logistic regression (C 0.1) on each clip's mean pooled features (the published
   transfer protocol for these embeddings);
@@ -114,11 +117,17 @@ def main(argv: list[str] | None = None) -> int:
     def fit(model, X, yy, tr, va, *, lr, epochs, patience):
         model.compile(keras.optimizers.Adam(lr), "categorical_crossentropy")
         flat = lambda rows: X[rows].reshape(-1, *X.shape[2:]).astype(np.float32)  # noqa: E731
-        model.fit(flat(tr), onehot[np.repeat(yy[tr], c)], validation_data=(flat(va), onehot[np.repeat(yy[va], c)]),
-                  epochs=epochs, batch_size=32, verbose=0,
-                  callbacks=[keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)])
+        h = model.fit(flat(tr), onehot[np.repeat(yy[tr], c)],
+                      validation_data=(flat(va), onehot[np.repeat(yy[va], c)]), epochs=epochs, batch_size=32,
+                      verbose=0, callbacks=[keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)])
+        return int(np.argmin(h.history["val_loss"])) + 1  # the early-stopping point
 
-    names = ["default head", "linear head", "logreg clip-mean"] + ([] if args.no_fine_tune else
+    def refit(model, X, yy, rows, *, lr, epochs):  # train.final_fit: all of the training folds, fixed epochs
+        model.compile(keras.optimizers.Adam(lr), "categorical_crossentropy")
+        model.fit(X[rows].reshape(-1, *X.shape[2:]).astype(np.float32), onehot[np.repeat(yy[rows], c)],
+                  epochs=epochs, batch_size=32, verbose=0)
+
+    names = ["default head", "default + final fit", "linear head", "logreg clip-mean"] + ([] if args.no_fine_tune else
                                                                     ["default + fine-tuned mid-end"])
     res: dict[str, list[float]] = {m: [] for m in names}
     folds = list(GroupKFold(args.folds).split(y, y, groups))
@@ -132,9 +141,13 @@ def main(argv: list[str] | None = None) -> int:
                                  for g in range(k)])
             tr = np.setdiff1d(np.arange(len(a)), va)
             m = musicnn(n_classes=k)  # frozen pretrained body, fresh head
-            fit(head_model(m, "musicnn"), POOL[a], ya, tr, va, lr=1e-3, epochs=30, patience=8)  # as mir train
+            best = fit(head_model(m, "musicnn"), POOL[a], ya, tr, va, lr=1e-3, epochs=30, patience=8)  # as mir train
             net = keras.Model(m.get_layer("musicnn_frontend").output, m.output)  # shares the fitted head
             res["default head"].append(clip_acc(net, FE[b], y[b]))
+            keras.utils.set_random_seed(seed * 100 + f + 50)
+            ff = musicnn(n_classes=k)  # a fresh head on every training clip, for the epochs found above
+            refit(head_model(ff, "musicnn"), POOL[a], ya, np.arange(len(a)), lr=1e-3, epochs=best)
+            res["default + final fit"].append(clip_acc(head_model(ff, "musicnn"), POOL[b], y[b]))
             inp = layers.Input(POOL.shape[2:])
             lin = keras.Model(inp, layers.Dense(k, activation="softmax")(layers.Dropout(0.3)(inp)))
             fit(lin, POOL[a], ya, tr, va, lr=1e-3, epochs=30, patience=8)

@@ -209,6 +209,8 @@ class TrainParams(_Section):
     lr_step_epochs: int = Field(default=10, ge=1)
     patience: int = Field(default=8, ge=1)  # early stopping on val_loss (best weights kept)
     min_delta: float = Field(default=0.0, ge=0)
+    # frozen-body models: refit the head on train + valid for the best epoch count found on valid
+    final_fit: bool = False
     dropout: float = Field(default=0.3, ge=0, lt=1)
     filters: list[int] | None = Field(default=None, min_length=1)  # null: the architecture's default widths
     balance: bool = True  # draw every genre equally often

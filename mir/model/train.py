@@ -132,6 +132,65 @@ def embed_once(engine, crops, X, val_rows, yv, cache: Path, *, progress: bool = 
     return out
 
 
+def lr_sequence(tp, val_losses) -> list[float]:
+    """The learning rate of each epoch of a run whose validation losses were ``val_losses``.
+
+    Replays ``train.lr_schedule``: ``plateau`` as Keras' ``ReduceLROnPlateau`` (its default ``min_delta``
+    1e-4, no cooldown), ``step`` in closed form, ``none`` constant.
+    """
+    lr, out = float(tp.learning_rate), []
+    best, wait = float("inf"), 0
+    for e, v in enumerate(val_losses):
+        if tp.lr_schedule == "step":
+            out.append(float(tp.learning_rate) * tp.lr_factor ** (e // tp.lr_step_epochs))
+            continue
+        out.append(lr)
+        if tp.lr_schedule != "plateau":
+            continue
+        if v < best - 1e-4:
+            best, wait = v, 0
+        else:
+            wait += 1
+            if wait >= tp.lr_patience:
+                lr, wait = lr * tp.lr_factor, 0
+    return out
+
+
+def final_fit(model, tp, history, epochs: int, train_data, val_data, *, progress: bool = True) -> dict:
+    """``train.final_fit``: a fresh head fitted on the training **and** validation clips for ``epochs`` epochs.
+
+    The epoch count is the early-stopping point found on valid; the learning rate of each epoch is replayed
+    from that run's log (so a plateau schedule's reductions happen at the same epochs), with no validation
+    data left to watch. Only for frozen-body models: the body's outputs of the validation chunks are
+    ``val_data`` already (the engine's cache). The head's layers of ``model`` are re-initialised and fitted
+    in place. Returns what ``metrics/train.json`` records (``epochs``, ``n_examples``, ``final_loss``).
+    """
+    import keras
+
+    from mir.model.architectures import HEAD_LAYERS, head_model
+
+    for name in HEAD_LAYERS:  # fresh weights, as the first fit started from
+        layer = model.get_layer(name)
+        for w in layer.weights:
+            init = getattr(layer, "kernel_initializer" if "kernel" in w.path else "bias_initializer", None)
+            if init is not None:
+                w.assign(init(w.shape, dtype=w.dtype))
+    head = head_model(model, tp.arch)
+    opt = {"adam": lambda: keras.optimizers.Adam(learning_rate=tp.learning_rate),
+           "sgd": lambda: keras.optimizers.SGD(learning_rate=tp.learning_rate, momentum=0.9, nesterov=True),
+           "adagrad": lambda: keras.optimizers.Adagrad(learning_rate=tp.learning_rate)}[tp.optimizer]()
+    head.compile(optimizer=opt, loss="categorical_crossentropy", metrics=["accuracy"])
+    lrs = lr_sequence(tp, history["val_loss"].astype(float).tolist())
+    lr_of = (lambda e, lr: float(lrs[e]) if e < len(lrs) else float(lr))  # noqa: E731
+    x = np.concatenate([train_data[0], val_data[0]])
+    y = np.concatenate([train_data[1], val_data[1]])
+    hist = head.fit(x, y, batch_size=tp.batch_size, shuffle=True, epochs=int(epochs), verbose=2 if progress else 0,
+                    callbacks=[keras.callbacks.LearningRateScheduler(lr_of)])
+    loss = float(hist.history["loss"][-1])
+    print(f"train: final fit of the head on train + valid ({len(x)} examples, {epochs} epochs), loss {loss:.4f}")
+    return {"epochs": int(epochs), "n_examples": int(len(x)), "final_loss": round(loss, 5)}
+
+
 def train(cfg: "Config", *, progress: bool = True) -> Path:
     """Stage ``train``; returns the saved model's path."""
     from mir.features.extract import FeatureStore
@@ -233,8 +292,15 @@ def train(cfg: "Config", *, progress: bool = True) -> Path:
     seconds = time.perf_counter() - t0
     h = _read_log(log_path)
     best = int(h["val_loss"].idxmin())
+    final = None
+    if frozen and tp.final_fit and va is not tr:
+        t1 = time.perf_counter()
+        final = final_fit(model, tp, h, best + 1, train_data, val_data, progress=progress)
+        seconds += time.perf_counter() - t1
     if not frozen:
         best_model = keras.models.load_model(best_path) if best_path.exists() else model
+    elif final is not None:  # the refitted head is already in the model
+        best_model = model
     else:  # the best head's weights into the whole model (body + head)
         if best_path.exists():
             best_head = keras.models.load_model(best_path)
@@ -259,6 +325,7 @@ def train(cfg: "Config", *, progress: bool = True) -> Path:
         "body_embed_seconds": round(embed_seconds, 2),  # frozen body: its one pass over the crops
         "examples_per_s": round(n_examples / seconds, 1),
         "n_params": int(best_model.count_params()), "n_train_clips": len(tr), "n_valid_clips": len(va),
+        "final_fit": final,
     }
     write_json(Path(cfg.paths.metrics) / "train.json", metrics)
     print(f"train: {tp.arch}, {len(h)} epochs, best val_loss {metrics['best_val_loss']} at epoch {best + 1}, "

@@ -78,6 +78,19 @@ def generalization_page(*, songs: "pd.DataFrame", genres: Sequence[str], new_met
         f'columns, <a href="drift.html">Evidently report</a>). {n_flag} song(s) flagged <b>unknown</b> '
         f"(OOD score above {esc(thr)}, the {esc(pct)}th percentile on the validation clips).{esc(excess)}</p>"
     )
+    has_genre = n > 0 and "new_genre" in songs
+    if has_genre:
+        n_genre = int(songs["new_genre"].sum())
+        p_genre = summary.get("new_genre_excess_p")
+        parts.append(
+            f"<p>Two kinds of novelty: <b>new source</b> (the <i>unknown</i> flag above: far from all the "
+            f"training music — another recording source, or another genre) and <b>new genre</b> (far from every "
+            f"genre <i>relative to</i> the training music as a whole, the relative Mahalanobis distance, which "
+            f"discounts a change of recording source): {n_genre} song(s) flagged new genre"
+            + (f" (binomial test p = {float(p_genre):.2g}"
+               + ("; more than in-distribution music gives: consider adding the genre and retraining)"
+                  if summary.get("new_genre_drift") else ")") if p_genre is not None else "")
+            + ".</p>")
 
     parts.append("<h2>In-dataset test vs new music</h2>")
     if new_metrics is None:
@@ -109,18 +122,22 @@ def generalization_page(*, songs: "pd.DataFrame", genres: Sequence[str], new_met
         parts.append(f"<p>{len(unknown_genre)} song(s) are labelled with a genre the model was not trained on "
                      f"(excluded from accuracy); the OOD score flagged {flagged} of them.</p>")
         parts.append(table(["song", "label", "predicted", "nearest known genre", "confidence", "OOD score",
-                            "flagged unknown"],
+                            "flagged unknown"] + (["flagged new genre"] if has_genre else []),
                            [(r.song_id, r.label, r.predicted, r.nearest_genre, float(r.confidence),
                              float(r.ood_score), "yes" if r.unknown else "no")
+                            + (("yes" if r.new_genre else "no",) if has_genre else ())
                             for r in unknown_genre.itertuples()]))
     else:
         parts.append('<p class="muted">None: no song carries a label outside the model\'s genres.</p>')
 
     parts.append("<h2>Every song</h2>")
     if n:
-        parts.append(table(["song", "label", "predicted", "confidence", "OOD score", "unknown", "nearest known genre"],
+        parts.append(table(["song", "label", "predicted", "confidence", "OOD score", "unknown", "nearest known genre"]
+                           + (["new-genre score", "new genre"] if has_genre else []),
                            [(r.song_id, r.label or "—", r.predicted, float(r.confidence), float(r.ood_score),
-                             "UNKNOWN" if r.unknown else "", r.nearest_genre) for r in songs.itertuples()]))
+                             "UNKNOWN" if r.unknown else "", r.nearest_genre)
+                            + ((float(r.new_genre_score), "NEW GENRE" if r.new_genre else "") if has_genre else ())
+                            for r in songs.itertuples()]))
     if rejected:
         parts.append("<h2>Skipped files</h2>")
         parts.append(table(["file", "reason"], [(r["path"], r["reason"]) for r in rejected]))

@@ -62,6 +62,10 @@ class Reference:
     calibration: "Calibration"
     calibration_split: str
     layers: "LayerSpaces | None" = None  # monitor.ood_features == "layers": per-layer statistics spaces
+    # the new-genre score (relative Mahalanobis distance, :func:`mir.monitoring.ood.relative_distance`): its
+    # calibration on the same validation clips, and the embedding's background Gaussian (embedding features)
+    novelty: "Calibration | None" = None
+    background: "EmbeddingSpace | None" = None
 
 
 def _pred_columns(logp: np.ndarray, emb: np.ndarray, genres: list[str], pca_mean, pca_comps) -> dict[str, Any]:
@@ -141,8 +145,14 @@ def build_reference(cfg: "Config", model, info: dict) -> Reference:
     dist = ood.layer_distance(layers, cal_stats) if layers else ood.nearest_centroid(space, cal_emb)[0]
     cal = ood.calibrate(ood.msp(softmax_rows(cal_logp)), dist, quantile=cfg.monitor.ood_quantile,
                         weight_dist=cfg.monitor.ood_weight_dist)
+    background = None if layers else ood.fit_background(emb[keep], shrinkage=cfg.monitor.ood_shrinkage)
+    rel = (ood.layer_relative_distance(layers, cal_stats) if layers
+           else ood.relative_distance(space, background, cal_emb))
+    novelty = ood.calibrate(ood.msp(softmax_rows(cal_logp)), rel, quantile=cfg.monitor.ood_quantile,
+                            weight_dist=cfg.monitor.ood_weight_dist)
     return Reference(table=pd.DataFrame(table), genres=genres, pca_mean=pca_mean, pca_components=comps,
-                     space=space, calibration=cal, calibration_split=split, layers=layers)
+                     space=space, calibration=cal, calibration_split=split, layers=layers, novelty=novelty,
+                     background=background)
 
 
 def _select(layer_stats: dict, names) -> dict:
@@ -230,6 +240,13 @@ def analyse_folder(cfg: "Config", model, info: dict, ref: Reference, new_dir: st
     table["ood_dist"] = ood.layer_distance(ref.layers, stats) if ref.layers else table["emb_dist"]
     table["ood_score"] = ood.ood_score(table["msp"].to_numpy(), table["ood_dist"].to_numpy(), ref.calibration)
     table["unknown"] = table["ood_score"].to_numpy() > ref.calibration.threshold
+    table["new_source"] = table["unknown"]  # far from all training music: another recording source or genre
+    if ref.novelty is not None:  # far from every genre relative to training music as a whole: a new genre
+        table["genre_dist"] = (ood.layer_relative_distance(ref.layers, stats) if ref.layers
+                               else ood.relative_distance(ref.space, ref.background, emb))
+        table["new_genre_score"] = ood.ood_score(table["msp"].to_numpy(), table["genre_dist"].to_numpy(),
+                                                 ref.novelty)
+        table["new_genre"] = table["new_genre_score"].to_numpy() > ref.novelty.threshold
     return table, rejected
 
 
@@ -268,7 +285,25 @@ def drift_verdict(cfg: "Config", ref: Reference, songs: "pd.DataFrame", *, html_
 
     v = drift_report(reference=ref.table, current=songs, columns=drift_columns(ref, songs),
                      categorical=[PRED_COLUMN], html_path=html_path, drift_share=cfg.monitor.drift_share, title=title)
-    return {**v, **overall_drift(v, songs["unknown"], calibration=ref.calibration, alpha=cfg.monitor.unknown_alpha)}
+    return {**v, **overall_drift(v, songs["unknown"], calibration=ref.calibration, alpha=cfg.monitor.unknown_alpha),
+            **new_genre_drift(songs, ref, alpha=cfg.monitor.unknown_alpha)}
+
+
+def new_genre_drift(songs: "pd.DataFrame", ref: Reference, *, alpha: float) -> dict:
+    """The retrain signal: more songs flagged ``new_genre`` than in-distribution music gives (binomial test).
+
+    ``unknown`` (= ``new_source``) fires on a new recording source as much as on a new genre, so its excess
+    (``unknown_drift``) says "the music changed"; ``new_genre`` discounts the source, so its excess
+    (``new_genre_drift``, also ``retrain_suggested``) says "there is a genre the model does not have".
+    """
+    if ref.novelty is None or "new_genre" not in songs:
+        return {"new_genre_drift": None, "new_genre_excess_p": None, "retrain_suggested": None}
+    from mir.monitoring import ood
+
+    flags = songs["new_genre"].to_numpy(dtype=bool)
+    p = ood.excess_unknown_p_value(int(flags.sum()), int(flags.size), rate=1.0 - ref.novelty.quantile)
+    return {"new_genre_drift": bool(p < alpha), "new_genre_excess_p": float(f"{p:.4g}"),
+            "retrain_suggested": bool(p < alpha)}
 
 
 def drift_columns(ref: Reference, current: "pd.DataFrame") -> list[str]:
@@ -351,6 +386,20 @@ def monitor(cfg: "Config", *, new_dir: str | Path | None = None, progress: bool 
         "unknown_songs": songs.loc[songs["unknown"], "song_id"].tolist(),
         "unknown_genre_flagged_share": (round(float(songs["unknown"][unknown_genre].mean()), 4)
                                         if unknown_genre.any() else None),
+        # two kinds of novelty: new_source (= unknown, far from all training music) and new_genre (relative
+        # Mahalanobis: far from every genre relative to the training music as a whole; the retrain signal)
+        "n_new_source_flagged": int(songs["new_source"].sum()),
+        "new_source_flagged_share": round(float(songs["new_source"].mean()), 4),
+        **({"n_new_genre_flagged": int(songs["new_genre"].sum()),
+            "new_genre_flagged_share": round(float(songs["new_genre"].mean()), 4),
+            "new_genre_songs": songs.loc[songs["new_genre"], "song_id"].tolist(),
+            "unknown_genre_new_genre_share": (round(float(songs["new_genre"][unknown_genre].mean()), 4)
+                                              if unknown_genre.any() else None),
+            "known_genre_new_genre_share": (round(float(songs["new_genre"][known].mean()), 4)
+                                            if known.any() else None),
+            **{k: verdict[k] for k in ("new_genre_drift", "new_genre_excess_p", "retrain_suggested")},
+            "new_genre_threshold": round(ref.novelty.threshold, 6),
+            "new_genre_calibration": ref.novelty.to_dict()} if "new_genre" in songs else {}),
         "ood_threshold": round(cal.threshold, 6), "ood_quantile": cal.quantile,
         "ood_calibration": {**cal.to_dict(), "split": ref.calibration_split},
         "n_reference": len(ref.table), "embedding_pcs": int(ref.pca_components.shape[0]),

@@ -41,7 +41,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 __all__ = ["Calibration", "EmbeddingSpace", "LayerSpaces", "auroc", "calibrate", "excess_unknown_p_value",
-           "fit_layer_spaces", "fit_space", "layer_distance", "msp", "nearest_centroid", "ood_score"]
+           "fit_background", "fit_layer_spaces", "fit_space", "layer_distance", "layer_relative_distance", "msp",
+           "nearest_centroid", "ood_score", "relative_distance"]
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,10 @@ class LayerSpaces:
     spaces: list
     median: np.ndarray
     iqr: np.ndarray
+    #: class-agnostic background Gaussian of each layer (:func:`fit_background`), for the relative distance
+    backgrounds: list | None = None
+    rel_median: np.ndarray | None = None
+    rel_iqr: np.ndarray | None = None
 
 
 def fit_layer_spaces(stats: dict, labels: np.ndarray, *, n_classes: int, shrinkage: float = 0.5) -> LayerSpaces:
@@ -231,7 +236,7 @@ def fit_layer_spaces(stats: dict, labels: np.ndarray, *, n_classes: int, shrinka
     """
     if not stats:
         raise ValueError("fit_layer_spaces needs the statistics of at least one layer")
-    names, spaces, med, iqr = [], [], [], []
+    names, spaces, med, iqr, bgs, rmed, riqr = [], [], [], [], [], [], []
     for name, x in stats.items():
         sp = fit_space(x, labels, n_classes=n_classes, shrinkage=shrinkage)
         d, _ = nearest_centroid(sp, x)
@@ -240,7 +245,13 @@ def fit_layer_spaces(stats: dict, labels: np.ndarray, *, n_classes: int, shrinka
         spaces.append(sp)
         med.append(m)
         iqr.append(q)
-    return LayerSpaces(names=names, spaces=spaces, median=np.asarray(med), iqr=np.asarray(iqr))
+        bg = fit_background(x, shrinkage=shrinkage)
+        rm, rq = _robust(relative_distance(sp, bg, x))
+        bgs.append(bg)
+        rmed.append(rm)
+        riqr.append(rq)
+    return LayerSpaces(names=names, spaces=spaces, median=np.asarray(med), iqr=np.asarray(iqr), backgrounds=bgs,
+                       rel_median=np.asarray(rmed), rel_iqr=np.asarray(riqr))
 
 
 def layer_distance(ls: LayerSpaces, stats: dict) -> np.ndarray:
@@ -264,6 +275,64 @@ def layer_distance(ls: LayerSpaces, stats: dict) -> np.ndarray:
     for name, sp, m, q in zip(ls.names, ls.spaces, ls.median, ls.iqr):
         d, _ = nearest_centroid(sp, stats[name])
         z = (d - m) / q
+        total = z if total is None else total + z
+    return total / len(ls.names)
+
+
+def fit_background(emb: np.ndarray, *, shrinkage: float = 0.1) -> EmbeddingSpace:
+    """One class-agnostic Gaussian of all training clips (mean and full covariance, shrunk): the *background*.
+
+    Ren et al. (2021), "A Simple Fix to Mahalanobis Distance for Improving Near-OOD Detection": a clip
+    recorded differently (another studio, codec, loudness) moves away from the class centroids **and**
+    from the background by about as much; a clip of another genre moves away from the classes more than
+    from the background. :func:`relative_distance` takes the difference.
+    """
+    e = np.asarray(emb, dtype=np.float64)
+    return fit_space(e, np.zeros(e.shape[0], dtype=int), n_classes=1, shrinkage=shrinkage)
+
+
+def _d2(space: EmbeddingSpace, e: np.ndarray) -> np.ndarray:
+    """Squared Mahalanobis distance / d to every centroid, ``(n, k)`` (``inf`` for empty classes)."""
+    if e.ndim != 2 or e.shape[1] != space.mean.shape[0]:
+        raise ValueError(f"emb must be (n, {space.mean.shape[0]}), got shape {e.shape}")
+    z = (e - space.mean) / space.scale
+    diff = z[:, None, :] - space.centroids[None, :, :]
+    d2 = np.einsum("nkd,de,nke->nk", diff, space.precision, diff) / e.shape[1]
+    return np.where(np.isnan(d2), np.inf, d2)
+
+
+def relative_distance(space: EmbeddingSpace, background: EmbeddingSpace, emb: np.ndarray) -> np.ndarray:
+    """The relative Mahalanobis distance: ``min_k MD²_k(x) − MD²_0(x)`` (both divided by ``d``), per row.
+
+    ``MD_k`` is the tied-covariance distance to class ``k`` (:func:`fit_space`), ``MD_0`` the distance to
+    the class-agnostic background (:func:`fit_background`) fitted on the same clips. High = far from every
+    genre *relative to* how far the clip is from training music as a whole: a semantic (new-genre) score
+    that discounts covariate shift (a known genre from a new recording source).
+    """
+    e = np.asarray(emb, dtype=np.float64)
+    d2 = _d2(space, e)
+    d0 = _d2(background, e)[:, 0]
+    return d2.min(axis=1) - d0 if e.shape[0] else np.zeros(0)
+
+
+def layer_relative_distance(ls: LayerSpaces, stats: dict) -> np.ndarray:
+    """Mean over layers of the scaled relative distance, ``(r_l - median_l) / IQR_l`` (training-clip scale).
+
+    Parameters
+    ----------
+    ls : LayerSpaces
+        From :func:`fit_layer_spaces` (which fits each layer's background too).
+    stats : dict of str to ndarray (n, d_l)
+        The layers' statistics of the clips to score.
+    """
+    if ls.backgrounds is None:
+        raise ValueError("these layer spaces have no background Gaussians (fit them with fit_layer_spaces)")
+    missing = [n for n in ls.names if n not in stats]
+    if missing:
+        raise ValueError(f"statistics missing for layer(s): {', '.join(missing)}")
+    total = None
+    for name, sp, bg, m, q in zip(ls.names, ls.spaces, ls.backgrounds, ls.rel_median, ls.rel_iqr):
+        z = (relative_distance(sp, bg, stats[name]) - m) / q
         total = z if total is None else total + z
     return total / len(ls.names)
 
