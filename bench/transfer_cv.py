@@ -17,6 +17,8 @@ per clip on the held-out fold by mean log-probability, as ``mir evaluate`` does:
 - ``default + final fit``: ``train.final_fit`` simulated: the default head's early-stopping point (on the 15 %
   inner hold-out) fixes the epoch count, then a fresh default head is fitted on **all** the training folds'
   clips for that many epochs;
+- ``group-balanced weights``: the default head with each training clip weighted by 1 / its group's size
+  (every artist stand-in counts the same);
 - ``linear head``: dropout → softmax on the same pooled features;
 - ``logreg clip-mean``: logistic regression (C 0.1) on each clip's mean pooled features (the published
   transfer protocol for these embeddings);
@@ -79,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--block", type=int, default=25, help="file numbers per group (artist stand-in)")
     ap.add_argument("--no-fine-tune", action="store_true", help="skip the (slowest) fine-tuning candidate")
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="keep the front end's output here (an .npy file) and reuse it on the next run")
     args = ap.parse_args(argv)
     root = args.data / "train"
     if not root.is_dir():
@@ -102,7 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(paths)} clips, {k} genres, {len(set(groups))} groups, {args.folds} folds × {args.seeds} seeds")
     t0 = time.perf_counter()
     ref = musicnn(n_classes=k)
-    FE = front_end_features(paths, ref)
+    if args.cache and args.cache.is_file():
+        FE = np.load(args.cache)
+    else:
+        FE = front_end_features(paths, ref)
+        if args.cache:
+            np.save(args.cache, FE)
     n, c = FE.shape[:2]
     print(f"front end: {time.perf_counter() - t0:.0f} s for {n * c} chunks")
     tail = keras.Model(ref.get_layer("musicnn_frontend").output, ref.get_layer("musicnn_bn_pool").output)
@@ -114,10 +123,11 @@ def main(argv: list[str] | None = None) -> int:
         p = model.predict(X.reshape(-1, *X.shape[2:]).astype(np.float32), batch_size=128, verbose=0)
         return float((np.log(p.reshape(len(yb), c, k) + 1e-9).mean(1).argmax(1) == yb).mean())
 
-    def fit(model, X, yy, tr, va, *, lr, epochs, patience):
+    def fit(model, X, yy, tr, va, *, lr, epochs, patience, weights=None):
         model.compile(keras.optimizers.Adam(lr), "categorical_crossentropy")
         flat = lambda rows: X[rows].reshape(-1, *X.shape[2:]).astype(np.float32)  # noqa: E731
         h = model.fit(flat(tr), onehot[np.repeat(yy[tr], c)],
+                      sample_weight=None if weights is None else np.repeat(weights[tr], c).astype(np.float32),
                       validation_data=(flat(va), onehot[np.repeat(yy[va], c)]), epochs=epochs, batch_size=32,
                       verbose=0, callbacks=[keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)])
         return int(np.argmin(h.history["val_loss"])) + 1  # the early-stopping point
@@ -127,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         model.fit(X[rows].reshape(-1, *X.shape[2:]).astype(np.float32), onehot[np.repeat(yy[rows], c)],
                   epochs=epochs, batch_size=32, verbose=0)
 
-    names = ["default head", "default + final fit", "linear head", "logreg clip-mean"] + ([] if args.no_fine_tune else
+    names = ["default head", "default + final fit", "group-balanced weights", "linear head", "logreg clip-mean"] + ([] if args.no_fine_tune else
                                                                     ["default + fine-tuned mid-end"])
     res: dict[str, list[float]] = {m: [] for m in names}
     folds = list(GroupKFold(args.folds).split(y, y, groups))
@@ -148,6 +158,13 @@ def main(argv: list[str] | None = None) -> int:
             ff = musicnn(n_classes=k)  # a fresh head on every training clip, for the epochs found above
             refit(head_model(ff, "musicnn"), POOL[a], ya, np.arange(len(a)), lr=1e-3, epochs=best)
             res["default + final fit"].append(clip_acc(head_model(ff, "musicnn"), POOL[b], y[b]))
+            ga = groups[a][tr]  # every artist stand-in counts the same, whatever its number of clips
+            _, inv, cnt = np.unique(ga, return_inverse=True, return_counts=True)
+            w = np.zeros(len(a))
+            w[tr] = (len(tr) / len(cnt)) / cnt[inv]
+            gb = musicnn(n_classes=k)
+            fit(head_model(gb, "musicnn"), POOL[a], ya, tr, va, lr=1e-3, epochs=30, patience=8, weights=w)
+            res["group-balanced weights"].append(clip_acc(head_model(gb, "musicnn"), POOL[b], y[b]))
             inp = layers.Input(POOL.shape[2:])
             lin = keras.Model(inp, layers.Dense(k, activation="softmax")(layers.Dropout(0.3)(inp)))
             fit(lin, POOL[a], ya, tr, va, lr=1e-3, epochs=30, patience=8)

@@ -303,3 +303,16 @@ def test_unlabelled_folder_with_bad_input(tiny_run, tmp_path):
     assert "can't be measured" in gen and "song0" in gen
     assert (root / "reports/drift.html").stat().st_size > 10_000
     assert {p: p.stat().st_mtime_ns for p in new.rglob("*")} == before  # the user's folder is untouched
+
+
+@pytest.mark.slow
+def test_both_kinds_of_novelty_are_reported(tiny_run):
+    root, _ = tiny_run
+    drift = json.loads((root / "metrics/drift.json").read_text())
+    for k in ("n_new_source_flagged", "n_new_genre_flagged", "new_genre_flagged_share", "new_genre_songs",
+              "new_genre_drift", "new_genre_excess_p", "retrain_suggested", "new_genre_threshold"):
+        assert k in drift, k
+    assert drift["n_new_source_flagged"] == drift["n_unknown_flagged"]
+    assert isinstance(drift["retrain_suggested"], bool) and drift["new_genre_calibration"]["split"] == "valid"
+    gen = (root / "reports/generalization.html").read_text()
+    assert "new-genre score" in gen and "Two kinds of novelty" in gen

@@ -399,7 +399,8 @@ def monitor(cfg: "Config", *, new_dir: str | Path | None = None, progress: bool 
                                             if known.any() else None),
             **{k: verdict[k] for k in ("new_genre_drift", "new_genre_excess_p", "retrain_suggested")},
             "new_genre_threshold": round(ref.novelty.threshold, 6),
-            "new_genre_calibration": ref.novelty.to_dict()} if "new_genre" in songs else {}),
+            "new_genre_calibration": {**ref.novelty.to_dict(), "split": ref.calibration_split}}
+           if "new_genre" in songs else {}),
         "ood_threshold": round(cal.threshold, 6), "ood_quantile": cal.quantile,
         "ood_calibration": {**cal.to_dict(), "split": ref.calibration_split},
         "n_reference": len(ref.table), "embedding_pcs": int(ref.pca_components.shape[0]),
