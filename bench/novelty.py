@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     from mir.features.extract import featurize_file
     from mir.model.architectures import musicnn
     from mir.model.inference import Engine
-    from mir.model.pretrained import MUSICNN_FEATURES
+    from mir.model.pretrained import MUSICNN_FEATURES, musicnn_tag_logits
     from mir.monitoring import ood
 
     t0 = time.time()
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     fp = FeatureParams(**MUSICNN_FEATURES)
     model = musicnn(n_classes=4)  # frozen pretrained body; the head is not used here
     engine = Engine(model, cache_dir=args.work / "inference")
-    stats = {}
+    stats, tags = {}, {}
     for name, paths in sets.items():
         cache = args.work / f"{name}.npy"
         if cache.is_file():
@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             X = np.stack([featurize_file(p, fp=fp)[0] for p in paths]).astype(np.float16)
             np.save(cache, X)
         stats[name] = engine.clip_outputs(X, np.arange(len(X)))["layer_stats"]
+        # musicnn's own 50 tags, clip mean of the chunks' logits (the body outputs come from the cache)
+        tags[name] = np.stack([musicnn_tag_logits(e["features"]).mean(0) for e in engine.clip_body(X, np.arange(len(X)))])
         print(f"  {name}: {len(X)} clips ({time.time() - t0:.0f} s)", flush=True)
     genres = sorted({p.parent.name for p in sets["train"]})
     y = np.array([genres.index(p.parent.name) for p in sets["train"]])
@@ -121,18 +123,27 @@ def main(argv: list[str] | None = None) -> int:
             out = out + ood.nearest_centroid(bg, st[n])[0]
         return out / len(names)
 
+    def knn(t):  # deep nearest neighbours (Sun et al. 2022) on the tag probabilities, cosine: mir's new_genre
+        sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+        return ood.knn_cosine_distance(sig(tags["train"]), sig(t), k=5)
+
+    tsp = ood.fit_space(tags["train"], y, n_classes=len(genres), shrinkage=0.5)
+    tbg = ood.fit_background(tags["train"], shrinkage=0.5)
     scores = {
-        "per-layer class distance (today's OOD score)": lambda st: ood.layer_distance(ls, st),
-        "per-layer background distance": background,
-        "per-layer relative Mahalanobis": lambda st: ood.layer_relative_distance(ls, st),
+        "per-layer class distance (today's OOD score)": lambda k: ood.layer_distance(ls, stats[k]),
+        "per-layer background distance": lambda k: background(stats[k]),
+        "per-layer relative Mahalanobis": lambda k: ood.layer_relative_distance(ls, stats[k]),
+        "musicnn tag space: class distance": lambda k: ood.nearest_centroid(tsp, tags[k])[0],
+        "musicnn tag space: relative Mahalanobis": lambda k: ood.relative_distance(tsp, tbg, tags[k]),
+        "musicnn tag probabilities: cosine 5-NN distance": lambda k: knn(tags[k]),
     }
     print(f"\n{len(names)} layers; threshold = q{args.quantile:g} of gtzan4/valid\n")
     print("| score | AUROC new genre vs known other source (all / other-source new only / GTZAN new only) | "
           "AUROC new genre vs gtzan4/valid | flagged: valid / known other source / new genre |")
     print("|---|---|---|---|")
-    last = {}
+    last, detail = {}, []
     for label, f in scores.items():
-        s = {k: f(v) for k, v in stats.items() if k != "train"}
+        s = {k: f(k) for k in stats if k != "train"}
         new = np.concatenate([s["new_gtzan"], s["new_other"]])
         thr = float(np.quantile(s["valid"], args.quantile))
         fl = {k: float(np.mean(v > thr)) for k, v in s.items()}
@@ -142,7 +153,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{ood.auroc(s['known_other'], s['new_gtzan']):.3f} | {ood.auroc(s['valid'], new):.3f} | "
               f"{fl['valid']:.0%} / {fl['known_other']:.0%} / {fl_new:.0%} |")
         last[label] = (a_all, fl["known_other"])
-    a, f_ = last["per-layer relative Mahalanobis"]
+        detail.append((label, s["known_other"], thr))
+    print("\nknown genres from other sources, each score (flagged above the valid threshold marked *):")
+    for i, p in enumerate(sets["known_other"]):
+        print(f"  {p.stem[:40]:40s} " + "  ".join(f"{v[i]:7.2f}{'*' if v[i] > t else ' '}" for _, v, t in detail))
+    a, f_ = last["musicnn tag probabilities: cosine 5-NN distance"]
     print(f"\ntotal {time.time() - t0:.0f} s")
     print(f"new_genre_auroc={a:.3f} known_other_flagged_new_genre={f_:.3f}")
     return 0

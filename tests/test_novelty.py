@@ -66,3 +66,33 @@ def test_new_genre_drift_is_the_binomial_test_on_the_new_genre_flags():
     assert not new_genre_drift(few, ref, alpha=0.001)["new_genre_drift"]
     old = Reference(**{**ref.__dict__, "novelty": None})
     assert new_genre_drift(many, old, alpha=0.001)["new_genre_drift"] is None
+
+
+def test_knn_cosine_distance_ignores_scale_and_finds_the_kth_neighbour():
+    ref = np.array([[1.0, 0, 0], [0.9, 0.1, 0], [0, 1.0, 0], [0, 0.9, 0.1]])
+    d = ood.knn_cosine_distance(ref, np.array([[10.0, 0, 0], [0, 0, 1.0]]), k=1)
+    assert d[0] == pytest.approx(0.0, abs=1e-12) and d[1] > 0.85  # a scaled copy is not novel; an unseen profile is
+    d2 = ood.knn_cosine_distance(ref, np.array([[1.0, 0, 0]]), k=2)
+    assert d2[0] == pytest.approx(1 - 0.9 / np.hypot(0.9, 0.1))
+    assert ood.knn_cosine_distance(ref, np.array([[1.0, 0, 0]]), k=99)[0] > 0.9  # k capped at the reference size
+    with pytest.raises(ValueError):
+        ood.knn_cosine_distance(ref, np.zeros((2, 2)))
+    with pytest.raises(ValueError):
+        ood.knn_cosine_distance(ref, ref, k=0)
+
+
+def test_musicnn_tag_logits_is_musicnns_back_end():
+    from mir.model.pretrained import MSD_TAGS, musicnn_tag_logits
+
+    rng = np.random.default_rng(0)
+    w = {"dense/kernel": rng.normal(size=(6, 4)), "dense/bias": rng.normal(size=4),
+         "batch_normalization_10/moving_mean": rng.normal(size=4),
+         "batch_normalization_10/moving_variance": rng.uniform(0.5, 2, 4),
+         "batch_normalization_10/gamma": rng.normal(size=4), "batch_normalization_10/beta": rng.normal(size=4),
+         "dense_1/kernel": rng.normal(size=(4, 3)), "dense_1/bias": rng.normal(size=3)}
+    x = rng.normal(size=(5, 6))
+    h = np.maximum(x @ w["dense/kernel"] + w["dense/bias"], 0)
+    bn = {k.split("/")[1]: v for k, v in w.items() if k.startswith("batch_normalization_10")}
+    h = (h - bn["moving_mean"]) / np.sqrt(bn["moving_variance"] + 1e-3) * bn["gamma"] + bn["beta"]
+    np.testing.assert_allclose(musicnn_tag_logits(x, w), h @ w["dense_1/kernel"] + w["dense_1/bias"])
+    assert len(MSD_TAGS) == 50 and MSD_TAGS[0] == "rock" and MSD_TAGS[9] == "jazz"

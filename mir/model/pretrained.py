@@ -118,3 +118,28 @@ def load_musicnn(model, weights: dict[str, np.ndarray] | None = None) -> int:
             layer.set_weights(layer_weights(layer.name, w))
             n += 1
     return n
+
+
+#: musicnn's 50 Million Song Dataset tags, in the order of its output layer (``musicnn.configuration``).
+MSD_TAGS = ("rock", "pop", "alternative", "indie", "electronic", "female vocalists", "dance", "00s", "alternative rock",
+            "jazz", "beautiful", "metal", "chillout", "male vocalists", "classic rock", "soul", "indie rock", "Mellow",
+            "electronica", "80s", "folk", "90s", "chill", "instrumental", "punk", "oldies", "blues", "hard rock",
+            "ambient", "acoustic", "experimental", "female vocalist", "guitar", "Hip-Hop", "70s", "party", "country",
+            "easy listening", "sexy", "catchy", "funk", "electro", "heavy metal", "Progressive rock", "60s", "rnb",
+            "indie pop", "sad", "House", "happy")
+
+
+def musicnn_tag_logits(features: np.ndarray, weights: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """musicnn's own 50-tag logits (:data:`MSD_TAGS`) from the body's pooled output, pure numpy.
+
+    ``features`` is the output of ``musicnn_bn_pool`` (what the engine caches per chunk, ``(n, 1506)``);
+    the rest is musicnn's back end as trained: Dense 200 ReLU → batch norm → Dense 50 (inference mode,
+    TensorFlow's ε = 1e-3). These are *semantic* outputs (genre and style tags learned from a million songs),
+    which monitoring uses to tell a new genre from a known genre recorded differently.
+    """
+    w = musicnn_weights() if weights is None else weights
+    x = np.asarray(features, dtype=np.float64)
+    h = np.maximum(x @ w["dense/kernel"] + w["dense/bias"], 0.0)
+    bn = "batch_normalization_10"
+    h = (h - w[f"{bn}/moving_mean"]) / np.sqrt(w[f"{bn}/moving_variance"] + 1e-3) * w[f"{bn}/gamma"] + w[f"{bn}/beta"]
+    return h @ w["dense_1/kernel"] + w["dense_1/bias"]

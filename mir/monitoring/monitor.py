@@ -66,6 +66,8 @@ class Reference:
     # calibration on the same validation clips, and the embedding's background Gaussian (embedding features)
     novelty: "Calibration | None" = None
     background: "EmbeddingSpace | None" = None
+    # musicnn models: the training clips' musicnn tag probabilities; new_genre = cosine 5-NN distance to them
+    tag_reference: "np.ndarray | None" = None
 
 
 def _pred_columns(logp: np.ndarray, emb: np.ndarray, genres: list[str], pca_mean, pca_comps) -> dict[str, Any]:
@@ -146,13 +148,31 @@ def build_reference(cfg: "Config", model, info: dict) -> Reference:
     cal = ood.calibrate(ood.msp(softmax_rows(cal_logp)), dist, quantile=cfg.monitor.ood_quantile,
                         weight_dist=cfg.monitor.ood_weight_dist)
     background = None if layers else ood.fit_background(emb[keep], shrinkage=cfg.monitor.ood_shrinkage)
-    rel = (ood.layer_relative_distance(layers, cal_stats) if layers
-           else ood.relative_distance(space, background, cal_emb))
+    tag_ref = _tag_probs(engine, info, store.logmel, train["row"].to_numpy()[keep])
+    if tag_ref is not None:  # musicnn: its own tags (bench/novelty.py measured them best)
+        rel = ood.knn_cosine_distance(tag_ref, _tag_probs(engine, info, store.logmel, cal_rows["row"].to_numpy()))
+    else:
+        rel = (ood.layer_relative_distance(layers, cal_stats) if layers
+               else ood.relative_distance(space, background, cal_emb))
     novelty = ood.calibrate(ood.msp(softmax_rows(cal_logp)), rel, quantile=cfg.monitor.ood_quantile,
                             weight_dist=cfg.monitor.ood_weight_dist)
     return Reference(table=pd.DataFrame(table), genres=genres, pca_mean=pca_mean, pca_components=comps,
                      space=space, calibration=cal, calibration_split=split, layers=layers, novelty=novelty,
-                     background=background)
+                     background=background, tag_reference=tag_ref)
+
+
+def _tag_probs(engine, info: dict, X, rows) -> "np.ndarray | None":
+    """musicnn's 50 tag probabilities per clip (mean logit over its chunks), or ``None`` for other models.
+
+    The body outputs come from the engine's per-clip cache (``clip_outputs`` has just filled it).
+    """
+    if info.get("arch") != "musicnn":
+        return None
+    from mir.model.pretrained import musicnn_tag_logits, musicnn_weights
+
+    w = musicnn_weights()
+    logits = np.stack([musicnn_tag_logits(e["features"], w).mean(axis=0) for e in engine.clip_body(X, rows)])
+    return 1.0 / (1.0 + np.exp(-logits))
 
 
 def _select(layer_stats: dict, names) -> dict:
@@ -228,7 +248,9 @@ def analyse_folder(cfg: "Config", model, info: dict, ref: Reference, new_dir: st
         raise ValueError(f"none of the {len(songs)} audio file(s) under {new_dir} could be analysed ({reasons}"
                          + (" …" if len(rejected) > 3 else "") + ")")
     table = pd.DataFrame(rows)
-    o = Engine.for_model(model, cfg).clip_outputs(np.stack(mels), np.arange(len(mels)), desc="monitor (new music)")
+    engine = Engine.for_model(model, cfg)
+    X_new = np.stack(mels)
+    o = engine.clip_outputs(X_new, np.arange(len(mels)), desc="monitor (new music)")
     logp, emb = o["logp"], o["embedding"]
     stats = _select(o["layer_stats"], ref.layers.names if ref.layers else [])
     for k, v in _pred_columns(logp, emb, ref.genres, ref.pca_mean, ref.pca_components).items():
@@ -242,8 +264,12 @@ def analyse_folder(cfg: "Config", model, info: dict, ref: Reference, new_dir: st
     table["unknown"] = table["ood_score"].to_numpy() > ref.calibration.threshold
     table["new_source"] = table["unknown"]  # far from all training music: another recording source or genre
     if ref.novelty is not None:  # far from every genre relative to training music as a whole: a new genre
-        table["genre_dist"] = (ood.layer_relative_distance(ref.layers, stats) if ref.layers
-                               else ood.relative_distance(ref.space, ref.background, emb))
+        if ref.tag_reference is not None:
+            table["genre_dist"] = ood.knn_cosine_distance(ref.tag_reference,
+                                                          _tag_probs(engine, info, X_new, np.arange(len(mels))))
+        else:
+            table["genre_dist"] = (ood.layer_relative_distance(ref.layers, stats) if ref.layers
+                                   else ood.relative_distance(ref.space, ref.background, emb))
         table["new_genre_score"] = ood.ood_score(table["msp"].to_numpy(), table["genre_dist"].to_numpy(),
                                                  ref.novelty)
         table["new_genre"] = table["new_genre_score"].to_numpy() > ref.novelty.threshold

@@ -41,8 +41,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 __all__ = ["Calibration", "EmbeddingSpace", "LayerSpaces", "auroc", "calibrate", "excess_unknown_p_value",
-           "fit_background", "fit_layer_spaces", "fit_space", "layer_distance", "layer_relative_distance", "msp",
-           "nearest_centroid", "ood_score", "relative_distance"]
+           "fit_background", "fit_layer_spaces", "fit_space", "knn_cosine_distance", "layer_distance",
+           "layer_relative_distance", "msp", "nearest_centroid", "ood_score", "relative_distance"]
 
 
 @dataclass(frozen=True)
@@ -335,6 +335,32 @@ def layer_relative_distance(ls: LayerSpaces, stats: dict) -> np.ndarray:
         z = (relative_distance(sp, bg, stats[name]) - m) / q
         total = z if total is None else total + z
     return total / len(ls.names)
+
+
+def knn_cosine_distance(reference: np.ndarray, x: np.ndarray, *, k: int = 5) -> np.ndarray:
+    """One minus the cosine similarity of each row of ``x`` to its ``k``-th nearest ``reference`` row.
+
+    The deep nearest-neighbour OOD score (Sun et al. 2022) with cosine similarity, which ignores a row's
+    length. Monitoring uses it on musicnn's 50 tag probabilities (``new_genre``): a known genre recorded
+    elsewhere keeps a tag profile like some training songs', a new genre has none.
+
+    Parameters
+    ----------
+    reference : ndarray (m, d)
+        The training clips' vectors (non-negative rows, e.g. probabilities).
+    x : ndarray (n, d)
+        The vectors to score. ``k`` is capped at ``m``.
+    """
+    r = np.asarray(reference, dtype=np.float64)
+    q = np.asarray(x, dtype=np.float64)
+    if r.ndim != 2 or r.shape[0] == 0 or q.ndim != 2 or q.shape[1] != r.shape[1]:
+        raise ValueError(f"need reference (m>0, d) and x (n, d), got {r.shape} and {q.shape}")
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    unit = lambda v: v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)  # noqa: E731
+    sim = unit(q) @ unit(r).T
+    kk = min(k, r.shape[0])
+    return 1.0 - np.sort(sim, axis=1)[:, -kk] if q.shape[0] else np.zeros(0)
 
 
 def _robust(x: np.ndarray) -> tuple[float, float]:
