@@ -19,9 +19,15 @@ Sets (built from file names, sidecars and ID3 tags only; see ``KNOWN_SONGS`` and
   Left out as ambiguous: the ragtime and waltz pieces, Karissa Hobbs (no genre given), FMA "Metal" (a
   GTZAN genre of its own, under Rock in FMA), "Lo-fi", "Revival" and untagged clips.
 
+Scores: the per-layer class distance (today's ``unknown`` = ``new_source``), the per-layer background
+distance, the per-layer relative Mahalanobis distance, and on musicnn's own 50 MSD tags
+(:func:`mir.model.pretrained.musicnn_tag_logits`) the class distance, the relative Mahalanobis distance and the
+cosine 5-NN distance of the tag probabilities (``new_genre`` for musicnn models).
+
 Prints, for each score, the AUROC of "new genre vs known genre from another source" (all new-genre songs,
 and the other-source ones alone), the AUROC against gtzan4/valid, and the share of each set flagged at the
-valid-calibrated threshold. Last line: ``new_genre_auroc=X known_other_flagged_new_genre=Y``.
+valid-calibrated threshold. Last line: ``new_genre_auroc=X known_other_flagged_new_genre=Y`` for the tag 5-NN score (what ``mir monitor``
+uses for a musicnn model).
 """
 
 from __future__ import annotations

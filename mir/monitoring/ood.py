@@ -19,6 +19,13 @@ lies far from every genre the model was trained on, inside the network:
   On gtzan4 with new_genres as the unknown genres the layer statistics separate
   unknown songs better (bench/monitoring.py: AUROC 0.84 alone vs 0.67 for the embedding).
 
+Two kinds of novelty (``mir monitor``'s ``new_source`` and ``new_genre`` flags): the score above is far
+from *all* training music — a new recording source as much as a new genre. For a *new genre*, discounting
+covariate shift: :func:`relative_distance` / :func:`layer_relative_distance` (Ren et al. 2021: the class
+distance minus a class-agnostic background distance, :func:`fit_background`) and :func:`knn_cosine_distance`
+(deep nearest neighbours, Sun et al. 2022; musicnn models use it on musicnn's own tag probabilities, which
+bench/novelty.py measured better than the relative distance).
+
 Each component is put on a robust common scale learned from the **validation**
 clips (median and inter-quartile range: ``(x - median) / IQR``), and the score is
 their weighted mean. The ``unknown`` threshold is a quantile of that score on the
