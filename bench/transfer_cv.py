@@ -52,7 +52,7 @@ def clip_groups(paths: list[Path], block: int) -> np.ndarray:
     return np.asarray(out)
 
 
-def front_end_features(paths: list[Path], model) -> np.ndarray:
+def front_end_features(paths: list[Path], model, *, level_to: float | None = None) -> np.ndarray:
     """``(clips, chunks, frames, channels)`` float16: musicnn's front-end output for every chunk."""
     import keras
 
@@ -68,6 +68,8 @@ def front_end_features(paths: list[Path], model) -> np.ndarray:
     for i, p in enumerate(paths):
         S = featurize_file(p, fp=fp)[0][None]
         x = np.stack([take_chunk(S, 0, int(s), CHUNK) for s in chunk_starts(S.shape[2], CHUNK)])[..., None]
+        if level_to is not None:  # every chunk at the same mean dB level: loudness / gain invariance
+            x = x - x.mean(axis=(1, 2, 3), keepdims=True) + level_to
         out.append(fe.predict(x, batch_size=64, verbose=0).astype(np.float16))
         bar.update(i + 1)
     return np.stack(out)
@@ -81,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--block", type=int, default=25, help="file numbers per group (artist stand-in)")
     ap.add_argument("--no-fine-tune", action="store_true", help="skip the (slowest) fine-tuning candidate")
+    ap.add_argument("--level-norm", action="store_true",
+                    help="also: every input chunk shifted to the training clips' mean dB (a second front-end pass)")
     ap.add_argument("--cache", type=Path, default=None,
                     help="keep the front end's output here (an .npy file) and reuse it on the next run")
     args = ap.parse_args(argv)
@@ -113,10 +117,29 @@ def main(argv: list[str] | None = None) -> int:
         if args.cache:
             np.save(args.cache, FE)
     n, c = FE.shape[:2]
+    LN = None
+    if args.level_norm:
+        ln_cache = args.cache.with_name(args.cache.stem + "-level.npy") if args.cache else None
+        if ln_cache and ln_cache.is_file():
+            LN = np.load(ln_cache)
+        else:
+            from mir.config import FeatureParams
+            from mir.features.extract import featurize_file
+            from mir.model.pretrained import MUSICNN_FEATURES
+
+            level = float(np.mean([featurize_file(p, fp=FeatureParams(**MUSICNN_FEATURES))[0].mean()
+                                   for p in paths[::9]]))  # the training clips' mean dB (a sample)
+            print(f"level normalisation to {level:.1f} dB")
+            LN = front_end_features(paths, ref, level_to=level)
+            if ln_cache:
+                np.save(ln_cache, LN)
     print(f"front end: {time.perf_counter() - t0:.0f} s for {n * c} chunks")
     tail = keras.Model(ref.get_layer("musicnn_frontend").output, ref.get_layer("musicnn_bn_pool").output)
     POOL = tail.predict(FE.reshape(n * c, *FE.shape[2:]).astype(np.float32), batch_size=128, verbose=0)
     POOL = POOL.reshape(n, c, -1)
+    if LN is not None:
+        LNP = tail.predict(LN.reshape(n * c, *LN.shape[2:]).astype(np.float32), batch_size=128,
+                           verbose=0).reshape(n, c, -1)
     onehot = np.eye(k, dtype=np.float32)
 
     def clip_acc(model, X, yb):
@@ -137,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         model.fit(X[rows].reshape(-1, *X.shape[2:]).astype(np.float32), onehot[np.repeat(yy[rows], c)],
                   epochs=epochs, batch_size=32, verbose=0)
 
-    names = ["default head", "default + final fit", "group-balanced weights", "linear head", "logreg clip-mean"] + ([] if args.no_fine_tune else
+    names = ["default head", "default + final fit", "group-balanced weights"] + (
+        ["level-normalised input"] if LN is not None else []) + ["linear head", "logreg clip-mean"] + ([] if args.no_fine_tune else
                                                                     ["default + fine-tuned mid-end"])
     res: dict[str, list[float]] = {m: [] for m in names}
     folds = list(GroupKFold(args.folds).split(y, y, groups))
@@ -158,6 +182,11 @@ def main(argv: list[str] | None = None) -> int:
             ff = musicnn(n_classes=k)  # a fresh head on every training clip, for the epochs found above
             refit(head_model(ff, "musicnn"), POOL[a], ya, np.arange(len(a)), lr=1e-3, epochs=best)
             res["default + final fit"].append(clip_acc(head_model(ff, "musicnn"), POOL[b], y[b]))
+            if LN is not None:
+                keras.utils.set_random_seed(seed * 100 + f)
+                lm = musicnn(n_classes=k)
+                fit(head_model(lm, "musicnn"), LNP[a], ya, tr, va, lr=1e-3, epochs=30, patience=8)
+                res["level-normalised input"].append(clip_acc(head_model(lm, "musicnn"), LNP[b], y[b]))
             ga = groups[a][tr]  # every artist stand-in counts the same, whatever its number of clips
             _, inv, cnt = np.unique(ga, return_inverse=True, return_counts=True)
             w = np.zeros(len(a))
