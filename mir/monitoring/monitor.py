@@ -62,8 +62,8 @@ class Reference:
     calibration: "Calibration"
     calibration_split: str
     layers: "LayerSpaces | None" = None  # monitor.ood_features == "layers": per-layer statistics spaces
-    # the new-genre score (relative Mahalanobis distance, :func:`mir.monitoring.ood.relative_distance`): its
-    # calibration on the same validation clips, and the embedding's background Gaussian (embedding features)
+    # the new-genre score's calibration on the same validation clips (musicnn: the tag 5-NN distance; other
+    # models: the relative Mahalanobis distance), and the embedding's background Gaussian (embedding features)
     novelty: "Calibration | None" = None
     background: "EmbeddingSpace | None" = None
     # musicnn models: the training clips' musicnn tag probabilities; new_genre = cosine 5-NN distance to them
@@ -412,8 +412,8 @@ def monitor(cfg: "Config", *, new_dir: str | Path | None = None, progress: bool 
         "unknown_songs": songs.loc[songs["unknown"], "song_id"].tolist(),
         "unknown_genre_flagged_share": (round(float(songs["unknown"][unknown_genre].mean()), 4)
                                         if unknown_genre.any() else None),
-        # two kinds of novelty: new_source (= unknown, far from all training music) and new_genre (relative
-        # Mahalanobis: far from every genre relative to the training music as a whole; the retrain signal)
+        # two kinds of novelty: new_source (= unknown, far from all training music) and new_genre (meant to
+        # discount the recording source: musicnn tag 5-NN or relative Mahalanobis; the retrain signal)
         "n_new_source_flagged": int(songs["new_source"].sum()),
         "new_source_flagged_share": round(float(songs["new_source"].mean()), 4),
         **({"n_new_genre_flagged": int(songs["new_genre"].sum()),
