@@ -148,6 +148,11 @@ def main() -> None:
     print(f"unknown genres: AUROC {auc:.3f} (max-softmax alone {auc_msp:.3f}, embedding distance alone "
           f"{auc_dist:.3f}, {cfg.monitor.ood_features} distance alone {auc_ood:.3f}); flagged: {np.mean(unknown['unknown']):.0%} of unknown-genre songs, "
           f"{np.mean(known['unknown']):.0%} of known (threshold from valid, q={ref.calibration.quantile})")
+    if "new_genre" in known:
+        print(f"new genre (the second novelty score): AUROC {ood.auroc(known['new_genre_score'], unknown['new_genre_score']):.3f}"
+              f" (new_genres vs gtzan4/valid); flagged new genre: {np.mean(unknown['new_genre']):.0%} of unknown-genre"
+              f" songs, {np.mean(known['new_genre']):.0%} of known, {int(songs['new_genre'].sum())}/{len(songs)} songs "
+              f"(retrain_suggested={v_songs['retrain_suggested']}, p={v_songs['new_genre_excess_p']:.2g})")
     print(f"total {time.time() - t0:.0f} s")
     print(f"false_alarm_rate={np.mean(fa):.3f} detection_rate={np.mean(det_all):.3f} unknown_auroc={auc:.3f}")
 
