@@ -109,11 +109,9 @@ def dashboard_panels(genres: list[str]) -> list:
     return [
         text_panel(title="mir — new music over time",
                    description="One point per monitor run (the monitor stage, mir monitor, the mir-monitor flow)."),
-        counter_panel(title="Monitor runs", size="half", aggregation="sum",
+        counter_panel(title="Monitor runs", size="full", aggregation="sum",
                       values=[PanelMetric(legend="runs", metric=MEAN_VALUE,
                                           metric_labels={"column": "mir_drift_run"})]),
-        counter_panel(title="Model version (registry) of the last run", size="half", aggregation="last",
-                      values=[mv(VERSION_COLUMN, "version")]),
         line_plot_panel(title="Share of drifted columns", size="half",
                         description="Evidently's DataDriftPreset: features, embedding PCs, confidence, genre",
                         values=[PanelMetric(legend="share drifted", metric="evidently:metric_v2:DriftedColumnsCount",
