@@ -135,7 +135,7 @@ def monitor_new_music(new_dir: str | None = None, retrain: bool = True, targets:
     publish(verdict, str(folder), run_id)
     result: dict = {"run_id": run_id, "verdict": {k: verdict.get(k) for k in (
         "drift", "n_clips", "n_unknown_flagged", "unknown_genres", "new_music_accuracy", "history")}}
-    if not retrain:
+    if not retrain or verdict.get("configured") is False:  # nothing analysed (e.g. the folder holds no audio yet)
         return result
     h = verdict.get("history") or {}
     run = {"monitor_flow_run": run_id, "snapshot_id": h.get("snapshot_id"), "folder": str(folder),
