@@ -207,6 +207,11 @@ def prepare_new_music(cfg: "Config", *, progress: bool = True) -> Path:
         root = Path(nm.root)
         if not root.is_dir():
             raise FileNotFoundError(f"new_music.root {root} does not exist (new_music.source: folder)")
+        if root.resolve() == out.resolve() or out.resolve() in root.resolve().parents:
+            raise ValueError(f"new_music.root {root} must not be {out} (the stage's output) or inside it")
+    if nm.source == "folder" or cfg.data.dataset != "synth":
+        shutil.rmtree(out, ignore_errors=True)  # mir's own output (DVC does the same before the stage runs)
+    if nm.source == "folder":
         try:
             songs = list_new_music(root)
         except ValueError:
