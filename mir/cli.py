@@ -213,13 +213,16 @@ def _dispatch(args: argparse.Namespace, cfg, *, progress: bool) -> int:
                   f"  f1 {m.get('macro_f1', '—')}  {','.join(v.get('genres', []))}  {v.get('reason', '')}")
         return 0
     if args.command == "monitor" and args.action == "ui":
-        import subprocess
+        import shutil
 
         from mir.monitoring.history import ui_command
 
         cmd = ui_command(cfg, port=args.port)
-        print(f"Evidently UI for {cfg.monitor.workspace} on http://127.0.0.1:{args.port} (Ctrl-C stops it)")
-        return subprocess.call(cmd, env={**os.environ, "DO_NOT_TRACK": "1"})
+        exe = cmd[0] if os.path.isabs(cmd[0]) else shutil.which(cmd[0])
+        if not exe:
+            raise FileNotFoundError("the `evidently` command is not installed (pip install evidently)")
+        print(f"Evidently UI for {cfg.monitor.workspace} on http://127.0.0.1:{args.port} (Ctrl-C stops it)", flush=True)
+        os.execve(exe, cmd, {**os.environ, "DO_NOT_TRACK": "1"})  # becomes `evidently ui`: signals reach it
     kwargs = {"new_dir": args.new} if args.command == "monitor" else {}
     stages.run(args.command.replace("-", "_"), cfg, progress=progress, **kwargs)
     return 0

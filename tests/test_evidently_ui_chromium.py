@@ -1,10 +1,10 @@
 """Evidently's own UI over mir's monitoring workspace, in headless Chromium with every external request blocked.
 
 Two monitor runs are recorded into a workspace (:mod:`mir.monitoring.history`, from small generated tables:
-no model needed), ``evidently ui`` serves it on a free loopback port (started and stopped here), and Chromium
-loads the project's dashboard over the DevTools protocol: every request is intercepted (``Fetch``) and any
-that is not for that loopback server fails (``BlockedByClient``), host names resolve to nothing. The panels
-must render, and the line plots must show a point for each run.
+no model needed), ``mir monitor ui`` (``evidently ui``) serves it on a free loopback port (started and
+stopped here), and Chromium loads the project's dashboard over the DevTools protocol: every request is
+intercepted (``Fetch``) and any that is not for that loopback server fails (``BlockedByClient``), host names
+resolve to nothing. The panels must render, and the line plots must show a point for each run.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -85,8 +86,11 @@ def evidently_ui(project, tmp_path):
     runs = record_runs(cfg, n=2)
     port = _free_port()
     log = open(tmp_path / "ui.log", "w")
-    proc = subprocess.Popen(ui_command(cfg, port=port), cwd=project, stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "DO_NOT_TRACK": "1"})
+    assert ui_command(cfg, port=port)[1:] == ["ui", "--workspace", "evidently", "--host", "127.0.0.1",
+                                              "--port", str(port)]
+    mir = str(Path(sys.executable).parent / "mir")  # the real command: `mir monitor ui` becomes `evidently ui`
+    proc = subprocess.Popen([mir, "monitor", "ui", "--port", str(port)], cwd=project, stdout=log,
+                            stderr=subprocess.STDOUT, env={**os.environ, "DO_NOT_TRACK": "1"})
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
