@@ -125,7 +125,8 @@ def main() -> None:
     import numpy as np
     import tensorflow as tf
 
-    from mir.model.inference import Engine, available_runtimes
+    from mir.model.inference import Engine
+    from mir.model.runtimes import available_runtimes
 
     x, what = _chunks(args.chunks)
     model, which = _model(args.model)
@@ -176,6 +177,10 @@ def main() -> None:
         print(f"| {name} | {rate:.1f} | {rate / keras_rate:.2f} | {d} |")
     print(f"| cached pass (`inference.runtime: auto`, clips seen before) | {cached:.0f} | {cached / keras_rate:.0f} | 0 |")
     print(f"\nauto picks: {auto.describe()}")
+    off = [r for name, r, _ in rows if "oneDNN off" in name]
+    if off:
+        print(f"speedup vs Keras with oneDNN off (TensorFlow's default on CPUs without AVX-512 VNNI/BF16): "
+              f"{auto_rate / off[0]:.2f}")
     print(f"body_speedup_vs_keras={auto_rate / keras_rate:.2f} crops_per_s={auto_rate:.1f} max_abs_diff={auto_diff:.1e}")
 
 

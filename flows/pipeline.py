@@ -54,12 +54,16 @@ def featurize_on_dask(params: str | None = None) -> str:
     cfg = load_config(params)
     manifest, jobs = extract.plan(cfg)
     workers = cfg.features.workers or os.cpu_count() or 1
-    futures = featurize_batch.map(extract.batches(jobs, max(1, min(8, len(jobs) // (4 * workers)))),
+    work = extract.batches(jobs, max(1, min(8, len(jobs) // (4 * workers))))
+    futures = featurize_batch.map(work,
                                   fp=unmapped(cfg.features), silence_db=unmapped(cfg.audio.silence_db))
     futures.wait()
-    for f in futures:
-        f.result()  # raise if a batch failed for good
-    return str(extract.finish(cfg, manifest, n_computed=len(jobs), progress=False))
+    failures: dict[str, str] = {}
+    for batch, f in zip(work, futures):
+        for job, reason in zip(batch, f.result()):  # raises if a batch failed for good
+            if reason is not None:
+                failures[job.entry] = reason
+    return str(extract.finish(cfg, manifest, n_computed=len(jobs), failures=failures, progress=False))
 
 
 def _dask_runner(cfg):

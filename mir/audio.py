@@ -29,18 +29,43 @@ class AudioInfo:
     frames: int
 
 
+def path_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` can't be an audio file at all (``None`` when it is a regular, non-empty file).
+
+    One message set for every entry point (ingest, featurize, monitor, predict): a missing
+    file, a broken symbolic link, a folder named like audio, a pipe/device, an empty file.
+    """
+    p = os.fspath(path)
+    if os.path.islink(p) and not os.path.exists(p):
+        return f"broken symbolic link (its target {os.readlink(p)} does not exist)"
+    if not os.path.exists(p):
+        return "file not found"
+    if os.path.isdir(p):
+        return "a folder, not an audio file"
+    if not os.path.isfile(p):
+        return "not a regular file (a pipe, socket or device)"
+    try:
+        if os.path.getsize(p) == 0:
+            return "empty file (0 bytes)"
+    except OSError as err:
+        return f"unreadable file: {err.strerror or err}"
+    return None
+
+
 def probe(path: str | os.PathLike[str]) -> AudioInfo:
     """Read an audio file's header (duration, rate, channels) without decoding it.
 
     Raises
     ------
     AudioError
-        If the file is empty or not audio soundfile can read.
+        If the path is not a regular non-empty file (:func:`path_problem`) or not audio
+        soundfile can read.
     """
     import soundfile as sf
 
-    if os.path.getsize(path) == 0:
-        raise AudioError("empty file (0 bytes)")
+    problem = path_problem(path)
+    if problem:
+        raise AudioError(problem)
     try:
         info = sf.info(str(path))
     except Exception as err:  # soundfile raises LibsndfileError / RuntimeError
@@ -50,6 +75,54 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
     if sr <= 0:
         raise AudioError("unreadable audio: sample rate 0")
     return AudioInfo(duration_s=frames / sr, sample_rate=sr, channels=int(info.channels), frames=frames)
+
+
+def policy_problem(info: AudioInfo, audio, *, check_max_duration: bool = True) -> str | None:
+    """Why a probed file is outside the ``audio:`` policy (an :class:`mir.config.AudioParams`), or ``None``."""
+    if info.frames == 0:
+        return "no audio frames"
+    if info.duration_s < audio.min_duration_s:
+        return f"too short: {info.duration_s:.2f} s < {audio.min_duration_s:g} s"
+    if check_max_duration and info.duration_s > audio.max_duration_s:
+        return f"too long: {info.duration_s:.0f} s > {audio.max_duration_s:g} s"
+    if not audio.min_sample_rate <= info.sample_rate <= audio.max_sample_rate:
+        return f"sample rate {info.sample_rate} Hz outside {audio.min_sample_rate}–{audio.max_sample_rate} Hz"
+    if info.channels > audio.max_channels:
+        return f"{info.channels} channels > {audio.max_channels}"
+    return None
+
+
+def loudest_second_db(path: str | os.PathLike[str], *, above_db: float = -60.0, probes: int = 8) -> float:
+    """The RMS (dBFS) of the loudest one-second block of a whole file, stopping early.
+
+    A few seconds spread over the file are tried first: any of them at or above ``above_db`` is
+    returned at once (the usual case costs ``probes`` seconds of decoding). Only a file
+    quiet everywhere it was sampled is read through, block by block (bounded memory).
+    """
+    import soundfile as sf
+
+    def rms_db(y: np.ndarray) -> float:
+        if y.size == 0:
+            return -np.inf
+        ms = float(np.mean(np.square(y, dtype=np.float64)))
+        return 10.0 * np.log10(ms) if ms > 0 else -np.inf
+
+    best = -np.inf
+    with sf.SoundFile(str(path)) as f:
+        sr, n = int(f.samplerate), int(f.frames)
+        if n > 0 and f.seekable():
+            for k in range(probes):
+                start = int((k + 0.5) * n / probes) - sr // 2
+                f.seek(max(0, min(start, max(n - sr, 0))))
+                best = max(best, rms_db(mixdown(f.read(sr, dtype="float32", always_2d=True))))
+                if best >= above_db:
+                    return best
+            f.seek(0)
+        for block in f.blocks(blocksize=sr, dtype="float32", always_2d=True):
+            best = max(best, rms_db(mixdown(block)))
+            if best >= above_db:
+                break
+    return best
 
 
 def load(
@@ -80,8 +153,15 @@ def load(
     """
     import soundfile as sf
 
+    if isinstance(path, (str, os.PathLike)):
+        problem = path_problem(path)
+        if problem:
+            raise AudioError(problem)
+        source = str(path)
+    else:  # a file object (bytes already read, e.g. the exact bytes that were hashed)
+        source = path
     try:
-        with sf.SoundFile(str(path)) as f:
+        with sf.SoundFile(source) as f:
             native = int(f.samplerate)
             start = int(round(offset_s * native))
             if start:
@@ -106,6 +186,53 @@ def load(
     return np.ascontiguousarray(y, dtype=np.float32)
 
 
+def iter_mono(path: str | os.PathLike[str], *, sr: int, max_seconds: float | None = None, offset_s: float = 0.0,
+              block_s: float = 30.0):
+    """Yield ``path`` as mono float32 blocks at ``sr`` Hz (about ``block_s`` seconds each), in bounded memory.
+
+    Resampling is continuous across blocks (soxr's stream). Raises :class:`AudioError`
+    when the file can't be opened or decoded (non-finite samples are replaced by zeros:
+    this is for listening, :func:`load` is the strict decoder).
+    """
+    import soundfile as sf
+
+    problem = path_problem(path)
+    if problem:
+        raise AudioError(problem)
+    try:
+        f = sf.SoundFile(str(path))
+    except Exception as err:
+        raise AudioError(f"unreadable audio: {_reason(err, path)}") from None
+    with f:
+        native = int(f.samplerate)
+        start = int(round(offset_s * native))
+        if start:
+            f.seek(min(start, f.frames))
+        left = None if max_seconds is None else int(round(max_seconds * native))
+        stream = None
+        if native != sr:
+            import soxr
+
+            stream = soxr.ResampleStream(native, sr, 1, dtype="float32", quality="HQ")
+        block = max(1, int(block_s * native))
+        while left is None or left > 0:
+            n = block if left is None else min(block, left)
+            try:
+                y = f.read(n, dtype="float32", always_2d=True)
+            except Exception as err:
+                raise AudioError(f"unreadable audio: {_reason(err, path)}") from None
+            last = y.shape[0] < n or (left is not None and left - y.shape[0] <= 0)
+            if left is not None:
+                left -= y.shape[0]
+            y = np.nan_to_num(mixdown(y), nan=0.0, posinf=0.0, neginf=0.0) if y.shape[0] else y[:, 0]
+            if stream is not None:
+                y = stream.resample_chunk(y, last=last)
+            if y.size:
+                yield np.ascontiguousarray(y, dtype=np.float32)
+            if last:
+                break
+
+
 def mixdown(y: np.ndarray) -> np.ndarray:
     """Mono from ``(frames, channels)``: the mean of the channels.
 
@@ -121,6 +248,30 @@ def mixdown(y: np.ndarray) -> np.ndarray:
     return out
 
 
+#: Samples per ``SoundFile.write`` call when encoding Ogg Vorbis: libvorbis/libsndfile overflow their
+#: stack (SIGSEGV) on one write of 2 097 152 samples or more.
+VORBIS_BLOCK = 1 << 16
+
+
+def ogg_vorbis_bytes(blocks, sr: int, *, channels: int = 1) -> bytes:
+    """Encode mono float32 blocks (any iterable of arrays, any lengths) as Ogg Vorbis in memory.
+
+    The file is opened for writing once and fed at most :data:`VORBIS_BLOCK` samples per
+    call, so any length encodes (a single ``soundfile.write`` of a long song crashes).
+    """
+    import io
+
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    with sf.SoundFile(buf, "w", samplerate=int(sr), channels=channels, format="OGG", subtype="VORBIS") as f:
+        for y in blocks:
+            y = np.asarray(y, dtype=np.float32)
+            for i in range(0, y.shape[0], VORBIS_BLOCK):
+                f.write(y[i : i + VORBIS_BLOCK])
+    return buf.getvalue()
+
+
 def fix_length(y: np.ndarray, n: int) -> np.ndarray:
     """Crop or zero-pad ``y`` to exactly ``n`` samples."""
     if y.shape[0] >= n:
@@ -132,6 +283,7 @@ def _reason(err: Exception, path) -> str:
     msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     # soundfile prefixes messages with the path; keep the reason only
     msg = msg.split(": ", 1)[-1] if msg.startswith("Error opening") else msg
-    if "does not exist or is not a regular file" in msg and os.path.isfile(path):
+    if "does not exist or is not a regular file" in msg and (not isinstance(path, (str, os.PathLike))
+                                                               or os.path.isfile(path)):
         msg = "unrecognised format or corrupt header"  # libsndfile's message for this is misleading
     return msg

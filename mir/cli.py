@@ -1,7 +1,8 @@
 """The ``mir`` command line. Imports nothing heavy until a command runs.
 
-Exit codes: 0 success; 1 the stage failed (bad data, failed validation);
-2 bad parameters or usage.
+Exit codes: 0 success; 1 the stage failed (bad data, failed validation, a song
+that can't be predicted); 2 bad parameters or usage (a bad value, a path that
+does not exist or is not a folder, an output folder mir did not create).
 """
 
 from __future__ import annotations
@@ -71,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--out", default="reports/predictions", help="output folder (default: %(default)s)")
     pr.add_argument("--html", action="store_true", help="also a self-contained HTML page per song")
     pr.add_argument("--hop", type=float, default=1.0, help="seconds between predictions (default: %(default)s)")
+    pr.formatter_class = argparse.RawDescriptionHelpFormatter
+    pr.epilog = ("A song ingest would reject (missing, empty, not audio, too short, sample rate or channels outside\n"
+                 "audio:; longer than audio.max_duration_s is fine) or that is silent is skipped with the reason;\n"
+                 "the others are written as <out>/<name>.* (<name>-<hash> when two songs share a name).\n"
+                 "exit codes: 0 every song predicted; 1 a song was skipped (the rest written);\n"
+                 "            2 bad parameters (--out holding files mir did not write).")
 
     run = sub.add_parser("run", help="run stages in order in this process, without DVC (default: all)")
     run.add_argument("stages", nargs="*", metavar="STAGE", help=f"any of: {', '.join(s.name for s in STAGES)}")
@@ -125,8 +132,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as err:  # one clear line, not a traceback, for expected failures
         from mir.audio import AudioError
+        from mir.io import OutputCollision
         from mir.validation.gate import DataValidationError
 
+        if isinstance(err, (ConfigError, OutputCollision)):  # a parameter (a path, a genre) that can't be used
+            print(f"mir {args.command}: {err}", file=sys.stderr)
+            return 2
         if isinstance(err, (DataValidationError, AudioError, ValueError, FileNotFoundError)):
             print(f"mir {args.command}: {err}", file=sys.stderr)
             return 1

@@ -338,9 +338,7 @@ class Config(_Section):
         if self.data.dataset == "folder" and not self.folder.root:
             raise ValueError("folder.root: required when data.dataset is 'folder' (a <root>/<genre>/*.mp3 tree)")
         available = self.available_genres()
-        if available is None:  # known only once the folder is read (checked by the data stage)
-            if self.data.genres is not None and len(self.data.genres) < 2:
-                raise ValueError("data.genres: a classifier needs at least 2 genres")
+        if available is None:  # a folder: the data stage checks its genres (existence first, then count; exit 2)
             return self
         for g in self.data.genres or []:
             if g not in available:
@@ -408,6 +406,34 @@ def parse_config(raw: dict[str, Any] | None, *, source: str = "params.yaml") -> 
         raise ConfigError(f"{source}: {_one_line(err)}{extra}") from None
 
 
+class DuplicateKeyError(yaml.YAMLError):
+    """A mapping with the same key twice (YAML would silently keep the last one)."""
+
+    def __init__(self, key: Any, line: int, first: int):
+        super().__init__(f"duplicate key {key!r}")
+        self.key, self.line, self.first = key, line, first
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses duplicate keys in a mapping."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: the base class reports it
+                    continue
+                if first is not None:
+                    raise DuplicateKeyError(key, key_node.start_mark.line + 1, first)
+                seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """Load and validate ``params.yaml`` (or ``$MIR_PARAMS``).
 
@@ -423,9 +449,12 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """
     p = Path(path or os.environ.get("MIR_PARAMS", "params.yaml"))
     try:
-        raw = yaml.safe_load(p.read_text())
+        raw = yaml.load(p.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except FileNotFoundError:
         raise ConfigError(f"{p}: no such parameter file (run mir from the project root)") from None
+    except DuplicateKeyError as err:
+        raise ConfigError(f"{p}: line {err.line}: duplicate key {err.key!r} (first on line {err.first}): "
+                          "keep one of them") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""

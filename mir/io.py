@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -41,17 +42,136 @@ def atomic_path(path: str | os.PathLike[str], *, suffix: str | None = None) -> I
         raise
 
 
+#: Written into every folder mir creates as a whole (the feature store, the champion copy, a prediction
+#: folder, ...): mir replaces or adds to such a folder only when it is absent, empty or carries this marker.
+MARKER = ".mir-output"
+MARKER_TEXT = "This folder is written by mir; its contents may be replaced on the next run.\n"
+
+
+class OutputCollision(ValueError):
+    """A configured output folder holds files mir did not write (the CLI exits 2: bad parameters)."""
+
+
+def _owned(path: Path, legacy: frozenset[str] | None) -> bool:
+    if (path / MARKER).is_file():
+        return True
+    entries = {e.name for e in path.iterdir()}
+    if not entries:
+        return True
+    # written by a mir that predates the marker: only names mir itself writes there, one of them a file
+    return bool(legacy) and entries <= legacy and any((path / n).is_file() for n in entries)
+
+
+def check_output_dir(path: str | os.PathLike[str], *, what: str | None = None,
+                     legacy: frozenset[str] | set[str] | None = None) -> Path:
+    """Raise :class:`OutputCollision` unless mir may write into (and replace) the folder ``path``.
+
+    Allowed: a path that does not exist yet, an empty folder, a folder carrying mir's
+    :data:`MARKER`, or (``legacy``) a folder holding only the named files mir itself writes there.
+    Anything else — a folder of someone's files, ``data`` itself, a file — is refused before any
+    work starts, so no path parameter can make mir delete or overwrite a user's files.
+    """
+    p = Path(path)
+    name = f"{what}: {p}" if what else str(p)
+    if p.is_symlink() and not p.exists():
+        raise OutputCollision(f"{name} is a broken symbolic link; choose an output folder mir may create")
+    if p.exists() and not p.is_dir():
+        raise OutputCollision(f"{name} is a file, not a folder; mir writes its output there only into a folder "
+                              f"it created (or an empty one)")
+    if p.is_dir() and not _owned(p, frozenset(legacy) if legacy else None):
+        raise OutputCollision(f"{name} already holds files mir did not write (no {MARKER} marker); refusing to "
+                              f"write there: choose a new or empty folder")
+    return p
+
+
+def claim_dir(path: str | os.PathLike[str], *, what: str | None = None,
+              legacy: frozenset[str] | set[str] | None = None) -> Path:
+    """:func:`check_output_dir`, then create the folder (if needed) and mark it as mir's."""
+    p = check_output_dir(path, what=what, legacy=legacy)
+    p.mkdir(parents=True, exist_ok=True)
+    if not (p / MARKER).is_file():
+        (p / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
+    return p
+
+
+def _host() -> str:
+    import socket
+
+    return re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32] or "host"
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` (on this machine) still runs."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: someone else's live process
+        return True
+    return True
+
+
+#: ``.<name>.tmp-<host>-<pid>-<random>`` (new) / ``.<name>.old.<pid>`` (both written by atomic_dir);
+#: ``.<name>.tmp-<random>``: left by a mir from before the pid was in the name.
+_STALE_AGE_S = 3600.0
+
+
+def sweep_stale(final: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporary folders a killed :func:`atomic_dir` left beside ``final``; return them.
+
+    A folder is stale when the process that made it (host + pid in its name) is gone; an
+    unnamed one from an older mir when it is more than an hour old.
+    """
+    import time
+
+    final = Path(final)
+    if not final.parent.is_dir():
+        return []
+    new = re.compile(rf"^\.{re.escape(final.name)}\.tmp-(?P<host>[A-Za-z0-9]+)-(?P<pid>\d+)-")
+    old = re.compile(rf"^\.{re.escape(final.name)}\.old\.(?P<pid>\d+)$")
+    legacy = re.compile(rf"^\.{re.escape(final.name)}\.tmp-[A-Za-z0-9_]+$")
+    removed = []
+    host = _host()
+    for d in final.parent.iterdir():
+        if not d.is_dir() or d.is_symlink():
+            continue
+        m = new.match(d.name) or old.match(d.name)
+        if m:
+            stale = (m.groupdict().get("host", host) == host) and not pid_alive(int(m.group("pid")))
+        elif legacy.match(d.name):
+            stale = time.time() - d.stat().st_mtime > _STALE_AGE_S
+        else:
+            continue
+        if stale:
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
+
+
 @contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary directory beside ``path``; on success it replaces ``path``."""
+def atomic_dir(path: str | os.PathLike[str], *, what: str | None = None,
+               legacy: frozenset[str] | set[str] | None = None) -> Iterator[Path]:
+    """Yield a temporary directory beside ``path``; on success it replaces ``path``.
+
+    ``path`` must be absent, empty or mir's own (:func:`check_output_dir`; ``what`` names the
+    parameter in the refusal); the new folder carries :data:`MARKER`. Temporary folders of
+    killed earlier runs are swept first (:func:`sweep_stale`).
+    """
     final = Path(path)
+    check_output_dir(final, what=what, legacy=legacy)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.tmp-"))
+    sweep_stale(final)
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.tmp-{_host()}-{os.getpid()}-"))
     try:
         yield tmp
+        (tmp / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
         os.chmod(tmp, 0o755)  # mkdtemp creates 0700
         if final.exists():
+            check_output_dir(final, what=what, legacy=legacy)  # still mir's (nobody filled it meanwhile)
             old = final.with_name(f".{final.name}.old.{os.getpid()}")
+            shutil.rmtree(old, ignore_errors=True)
             os.replace(final, old)
             os.replace(tmp, final)
             shutil.rmtree(old, ignore_errors=True)

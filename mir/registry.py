@@ -341,7 +341,8 @@ def promote(cfg: "Config", version: str, *, reason: str | None = None) -> dict:
         if not model_path.exists() or _md5(model_path) != entry.get("model_md5"):
             raise RegistryError(f"{model_path} is not version {version}'s model (MD5 differs); "
                                 f"restore it first (git checkout {entry.get('git_commit')} && dvc checkout)")
-        with atomic_dir(champion_dir(cfg)) as tmp:
+        with atomic_dir(champion_dir(cfg), what="registry.champion_dir",
+                        legacy=set(MODEL_FILES) | {"eval.json", "entry.json"}) as tmp:
             for name in MODEL_FILES:
                 shutil.copy2(Path(cfg.paths.models) / name, tmp / name)
             write_json(tmp / "eval.json", entry.get("metrics") or {})

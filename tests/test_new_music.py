@@ -63,22 +63,28 @@ def test_folder_new_music_is_snapshotted_and_the_source_never_modified(project, 
     tiny_params["new_music"]["snapshot"] = False  # read in place
     _write(project, tiny_params)
     cfg = load_config()
-    import shutil
-
-    shutil.rmtree(out)  # as DVC does before rerunning the stage
-    prepare_new_music(cfg, progress=False)
-    assert sorted(p.name for p in out.iterdir()) == ["new_music.json"]
+    prepare_new_music(cfg, progress=False)  # the previous snapshot is replaced
+    assert sorted(p.name for p in out.iterdir()) == [".mir-output", "new_music.json"]
     assert resolve_new_music(cfg) == (src, None)
 
     empty = tmp_path / "empty"
     empty.mkdir()
     tiny_params["new_music"]["root"] = str(empty)
     _write(project, tiny_params)
-    shutil.rmtree(out)
     prepare_new_music(load_config(), progress=False)
     folder, why = resolve_new_music(load_config())
     assert folder is None and "holds no audio yet" in why
 
+    (tmp_path / "theirs").mkdir()
+    (tmp_path / "theirs" / "notes.txt").write_text("someone's")
+    tiny_params["paths"] = {"new_music": str(tmp_path / "theirs")}  # an output path at someone's folder: refused
+    _write(project, tiny_params)
+    from mir.io import OutputCollision
+
+    with pytest.raises(OutputCollision):
+        prepare_new_music(load_config(), progress=False)
+    assert (tmp_path / "theirs" / "notes.txt").read_text() == "someone's"
+    del tiny_params["paths"]
     tiny_params["new_music"]["root"] = str(tmp_path / "missing")
     _write(project, tiny_params)
     with pytest.raises(FileNotFoundError, match="does not exist"):
@@ -96,7 +102,7 @@ def test_no_new_music_configured_is_said_plainly(project, tiny_params):
     _write(project, tiny_params)
     cfg = load_config()
     out = prepare_new_music(cfg, progress=False)
-    assert [p.name for p in out.iterdir()] == ["new_music.json"]  # nothing rendered
+    assert sorted(p.name for p in out.iterdir()) == [".mir-output", "new_music.json"]  # nothing rendered
     v = monitor(cfg, progress=False)  # no model needed: nothing to analyse
     assert v["configured"] is False and "new_music.source: folder" in v["message"]
     assert json.loads((project / "metrics/drift.json").read_text())["configured"] is False

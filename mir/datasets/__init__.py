@@ -40,6 +40,7 @@ def select_clips(cfg: "Config") -> list["Clip"]:
     if ds == "folder":
         from mir.datasets import folder
 
+        check_folder_params(cfg)
         return folder.list_clips(cfg.folder.root, genres=cfg.data.genres, split=cfg.folder.split,
                                  group_by=cfg.folder.group_by)
     if ds == "gtzan":
@@ -52,6 +53,33 @@ def select_clips(cfg: "Config") -> list["Clip"]:
         return fma.list_clips(cfg.fma.root, subset=cfg.fma.subset, genres=cfg.data.genres,
                               balance=cfg.fma.balance, seed=cfg.seed)
     raise ValueError(f"no loader for dataset {ds!r}")
+
+
+def check_folder_params(cfg: "Config") -> None:
+    """``folder.root`` / ``data.genres`` / ``folder.split`` against the folder itself.
+
+    Raises :class:`mir.config.ConfigError` (the CLI exits 2: bad parameters) for a root that
+    does not exist or is not a folder, ``split: dirs`` without ``train/``, or a genre with no folder.
+    """
+    from mir.config import ConfigError
+    from mir.datasets import folder
+
+    root = Path(cfg.folder.root)
+    if root.is_symlink() and not root.exists():
+        raise ConfigError(f"folder.root: {root} is a broken symbolic link")
+    if not root.exists():
+        raise ConfigError(f"folder.root: {root} does not exist")
+    if not root.is_dir():
+        raise ConfigError(f"folder.root: {root} is a file, not a folder (expected <root>/<genre>/*.mp3)")
+    if cfg.folder.split == "dirs" and not (root / "train").is_dir():
+        raise ConfigError(f"folder.split: dirs needs {root}/train/<genre>/ (and optionally valid/, test/)")
+    available = folder.available_genres(root, cfg.folder.split)
+    missing = [g for g in cfg.data.genres or [] if g not in available]
+    if missing:
+        raise ConfigError(f"data.genres: {', '.join(repr(g) for g in missing)} not in dataset 'folder' ({root}); "
+                          f"allowed: {', '.join(available) or '(no genre folders)'}")
+    if cfg.data.genres is not None and len(cfg.data.genres) < 2:
+        raise ConfigError("data.genres: a classifier needs at least 2 genres")
 
 
 def _snapshot(clips: list["Clip"], dest: Path, *, progress: bool) -> list["Clip"]:
@@ -84,9 +112,12 @@ def prepare(cfg: "Config", *, progress: bool = True) -> Path:
     """
     import pandas as pd
 
+    from mir.config import DATASETS
     from mir.datasets.base import Clip
-    from mir.io import write_csv
+    from mir.io import claim_dir, write_csv
 
+    # data/raw is mir's: a path parameter pointing at someone's folder is refused before anything is written
+    claim_dir(cfg.paths.raw, what="paths.raw", legacy={"clips.csv", *DATASETS})
     if cfg.data.dataset == "synth":
         from mir.datasets import synth
 
@@ -196,10 +227,13 @@ def prepare_new_music(cfg: "Config", *, progress: bool = True) -> Path:
     """
     import json
 
-    from mir.io import write_text
+    from mir.datasets import synth
+    from mir.io import MARKER, claim_dir, write_text
 
     nm = cfg.new_music
-    out = Path(cfg.paths.new_music)
+    # data/new is mir's: a path parameter pointing at someone's folder is refused before anything is written
+    out = claim_dir(cfg.paths.new_music, what="paths.new_music",
+                    legacy={"synth.json", NEW_MUSIC_STATUS, *synth.GENRES})
     status = out / NEW_MUSIC_STATUS
     if nm.source == "folder":
         from mir.monitoring.tables import list_new_music
@@ -209,8 +243,10 @@ def prepare_new_music(cfg: "Config", *, progress: bool = True) -> Path:
             raise FileNotFoundError(f"new_music.root {root} does not exist (new_music.source: folder)")
         if root.resolve() == out.resolve() or out.resolve() in root.resolve().parents:
             raise ValueError(f"new_music.root {root} must not be {out} (the stage's output) or inside it")
-    if nm.source == "folder" or cfg.data.dataset != "synth":
-        shutil.rmtree(out, ignore_errors=True)  # mir's own output (DVC does the same before the stage runs)
+    if nm.source == "folder" or cfg.data.dataset != "synth":  # mir's own (claimed) output: emptied, as DVC does
+        for child in out.iterdir():
+            if child.name != MARKER:
+                shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
     if nm.source == "folder":
         try:
             songs = list_new_music(root)
@@ -233,8 +269,6 @@ def prepare_new_music(cfg: "Config", *, progress: bool = True) -> Path:
         write_text(status, json.dumps({"source": nm.source, "configured": False, "message": msg}, indent=1))
         print(f"new_music: {msg}")
         return out
-
-    from mir.datasets import synth
 
     genres = [g for g in cfg.data.genres or cfg.synth.genres if g in synth.GENRES] or list(synth.BASE_GENRES)
     synth.generate(

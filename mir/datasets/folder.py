@@ -2,7 +2,9 @@
 
 Extensions are matched case-insensitively; hidden files and folders (names
 starting with ``.``, such as the temporary files of an interrupted copy) and
-non-audio files are ignored; sub-folders of a genre folder are searched
+non-audio files are ignored (an entry named like audio that is not a usable file
+— a broken link, a folder called ``x.mp3`` — is listed, and ingest rejects it with
+the reason); sub-folders of a genre folder are searched
 recursively. A clip's id is its path relative to the genre root, without the
 extension (``"rock/song1"``, ``"rock/live/song2"``).
 
@@ -33,7 +35,8 @@ from pathlib import Path, PurePosixPath
 
 from mir.datasets.base import SPLITS, Clip
 
-__all__ = ["AUDIO_EXTENSIONS", "GROUP_BY", "SPLIT_MODES", "list_clips", "read_artist", "read_tag"]
+__all__ = ["AUDIO_EXTENSIONS", "GROUP_BY", "SPLIT_MODES", "available_genres", "list_clips", "read_artist",
+           "read_tag"]
 
 log = logging.getLogger(__name__)
 
@@ -103,16 +106,28 @@ def _visible(rel: Path) -> bool:
 
 
 def _audio_files(gdir: Path) -> list[Path]:
-    """Audio files under one genre folder (recursively), hidden ones skipped, sorted."""
+    """Audio files under one genre folder (recursively), hidden ones skipped, sorted.
+
+    Every visible entry with an audio extension is listed, also when it is not a usable
+    file (a broken symbolic link, a folder named ``x.mp3``): ingest then rejects it with
+    the reason, so no path vanishes silently.
+    """
     out = []
     for f in gdir.rglob("*"):
-        if f.suffix.lower() in AUDIO_EXTENSIONS and _visible(f.relative_to(gdir)) and f.is_file():
+        if f.suffix.lower() in AUDIO_EXTENSIONS and _visible(f.relative_to(gdir)):
             out.append(f)
     return sorted(out)
 
 
 def _genre_dirs(base: Path) -> dict[str, Path]:
     return {d.name: d for d in sorted(base.iterdir()) if d.is_dir() and not d.name.startswith(".")}
+
+
+def available_genres(root: str | Path, split: str = "random") -> list[str]:
+    """The genre folders of a dataset folder (under ``train/``, ``valid/``, ``test/`` for ``split="dirs"``)."""
+    root = Path(root)
+    bases = [root / s for s in SPLITS if (root / s).is_dir()] if split == "dirs" else [root]
+    return sorted({g for b in bases for g in _genre_dirs(b)})
 
 
 def _clip_id(genre: str, gdir: Path, f: Path) -> str:

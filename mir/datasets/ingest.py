@@ -65,29 +65,26 @@ def assign_splits(
 
 
 def check_clip(path: str | Path, *, audio: "AudioParams") -> dict[str, Any]:
-    """Probe and hash one file; return its manifest fields or ``{"reason": ...}`` under the audio policy."""
-    from mir.audio import AudioError, probe
+    """Probe and hash one file; return its manifest fields or ``{"reason": ...}`` under the audio policy.
+
+    The reasons are :mod:`mir.audio`'s (:func:`~mir.audio.probe`, :func:`~mir.audio.policy_problem`),
+    the same ones featurize, monitor and predict give.
+    """
+    from mir.audio import AudioError, policy_problem, probe
     from mir.io import sha256_file
 
     p = Path(path)
-    if not p.is_file():
-        return {"reason": "file not found"}
     try:
         info = probe(p)
-    except (AudioError, OSError) as err:
+        problem = policy_problem(info, audio)
+        if problem:
+            return {"reason": problem}
+        return {"duration_s": round(info.duration_s, 4), "sample_rate": info.sample_rate, "channels": info.channels,
+                "checksum": sha256_file(p), "n_bytes": p.stat().st_size}
+    except AudioError as err:
         return {"reason": str(err)}
-    if info.frames == 0:
-        return {"reason": "no audio frames"}
-    if info.duration_s < audio.min_duration_s:
-        return {"reason": f"too short: {info.duration_s:.2f} s < {audio.min_duration_s:g} s"}
-    if info.duration_s > audio.max_duration_s:
-        return {"reason": f"too long: {info.duration_s:.0f} s > {audio.max_duration_s:g} s"}
-    if not audio.min_sample_rate <= info.sample_rate <= audio.max_sample_rate:
-        return {"reason": f"sample rate {info.sample_rate} Hz outside {audio.min_sample_rate}–{audio.max_sample_rate} Hz"}
-    if info.channels > audio.max_channels:
-        return {"reason": f"{info.channels} channels > {audio.max_channels}"}
-    return {"duration_s": round(info.duration_s, 4), "sample_rate": info.sample_rate, "channels": info.channels,
-            "checksum": sha256_file(p), "n_bytes": p.stat().st_size}
+    except OSError as err:
+        return {"reason": f"unreadable file: {err.strerror or err}"}
 
 
 def build_manifest(
@@ -138,6 +135,22 @@ def check_reject_fraction(n_rejected: int, n_total: int, *, limit: float, table:
     if n_total and n_rejected / n_total > limit:
         raise ValueError(f"{n_rejected} of {n_total} clips rejected ({n_rejected / n_total:.0%}) > "
                          f"data.max_reject_fraction {limit:.0%}; reasons in {table}")
+
+
+def check_reject_budget(cfg: "Config", *, n_featurize_rejected: int, n_manifest: int, tables: str) -> None:
+    """One reject budget for the pipeline: ingest's rejections (``paths.rejected``) plus featurize's,
+    over every clip ingest was given, against ``data.max_reject_fraction``."""
+    from mir.io import read_table
+
+    rej_path = Path(cfg.paths.rejected)
+    n_ingest = len(read_table(rej_path)) if rej_path.exists() else 0
+    n_total = n_manifest + n_ingest
+    n_rejected = n_ingest + n_featurize_rejected
+    limit = cfg.data.max_reject_fraction
+    if n_total and n_rejected / n_total > limit:
+        raise ValueError(f"{n_rejected} of {n_total} clips rejected ({n_rejected / n_total:.0%}: {n_ingest} by ingest, "
+                         f"{n_featurize_rejected} by featurize) > data.max_reject_fraction {limit:.0%}; "
+                         f"reasons in {tables}")
 
 
 def ingest(cfg: "Config", *, progress: bool = True) -> Path:

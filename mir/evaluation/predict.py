@@ -7,6 +7,20 @@ is computed once; the model sees one window (``chunk_frames``, ≈ 3 s) every
 ``<stem>.csv`` (time, per-genre probabilities, top genre), ``<stem>.json``
 (shares, top genre, per-second rows), ``<stem>.png`` (timeline) and, with
 ``--html``, ``<stem>.html`` (timeline, shares, an audio player; self-contained).
+``<stem>`` is the file's name without extension, or ``<name>-<8 hex>`` (a hash of
+the song's real path) when another song of the run, or an earlier run's output in
+the folder, already has that name (:func:`output_stems`).
+
+Before a song is decoded it passes the ``audio:`` policy as ingest applies it
+(:func:`song_problem`: the same messages), except ``audio.max_duration_s`` — whole
+songs of any length are what ``predict`` is for — and digital (or near) silence is
+refused: a song with no second louder than ``audio.silence_db``. Refused songs are
+named with the reason; the others are still predicted (exit code 1 if any was refused).
+
+The HTML player holds the first :data:`PLAYER_MAX_S` seconds of the song (16 kHz
+mono Ogg Vorbis, encoded block by block: one ``soundfile.write`` of ≥ 2 097 152
+samples crashes libvorbis), so the page stays self-contained and a few MB at most
+whatever the song's length; the timeline covers the whole song.
 """
 
 from __future__ import annotations
@@ -22,6 +36,10 @@ if TYPE_CHECKING:
 
 #: Seconds decoded at a time.
 SEGMENT_S = 60.0
+
+#: Seconds of the song in the HTML page's player (16 kHz mono Vorbis: about 2–5 MB as a data URI).
+PLAYER_MAX_S = 600.0
+PLAYER_SR = 16000
 
 
 @dataclass
@@ -101,13 +119,89 @@ def timeline_png(tl: Timeline) -> bytes:
     return figure_png(fig)
 
 
-def write_outputs(tl: Timeline, out_dir: Path, *, html: bool = False) -> dict[str, Path]:
-    """Write CSV, JSON, PNG (and HTML) for one song; return their paths."""
+def _source(path: str | Path) -> str:
+    import os
+
+    return os.path.realpath(os.fspath(path))
+
+
+def _recorded_source(json_path: Path) -> str | None:
+    """The real path of the song an existing ``<stem>.json`` was written for (``None``: no such output)."""
+    import json
+
+    try:
+        rec = json.loads(json_path.read_text(encoding="utf-8"))
+        return rec.get("source") or _source(rec["path"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def output_stems(songs: list[str], out_dir: Path) -> dict[str, str]:
+    """``{song: output stem}``, unique per song: the file name without extension, or ``<name>-<hash>``
+    when another song of this run (``a/x.mp3`` and ``b/x.mp3``, ``x.mp3`` and ``x.wav``) or an earlier
+    output in ``out_dir`` for a different file has that name."""
+    import hashlib
+
+    sources: dict[str, set[str]] = {}
+    for song in songs:
+        sources.setdefault(Path(song).stem or "song", set()).add(_source(song))
+    stems = {}
+    for song in songs:
+        base, src = Path(song).stem or "song", _source(song)
+        hashed = f"{base}-{hashlib.sha1(src.encode()).hexdigest()[:8]}"
+        recorded = _recorded_source(out_dir / f"{base}.json")
+        if recorded == src:
+            stems[song] = base  # this song's earlier output: updated in place
+        elif len(sources[base]) > 1 or recorded is not None or (out_dir / f"{hashed}.json").exists():
+            stems[song] = hashed
+        else:
+            stems[song] = base
+    return stems
+
+
+def song_problem(path: str | Path, audio) -> str | None:
+    """Why ``predict`` refuses a song (the ``audio:`` policy without its maximum duration; silence), or ``None``."""
+    from mir.audio import AudioError, loudest_second_db, policy_problem, probe
+
+    try:
+        info = probe(path)
+        problem = policy_problem(info, audio, check_max_duration=False)
+        if problem:
+            return problem
+        loudest = loudest_second_db(path, above_db=audio.silence_db)
+    except AudioError as err:
+        return str(err)
+    except (OSError, RuntimeError) as err:
+        return f"unreadable audio: {err}"
+    if loudest < audio.silence_db:
+        return f"silent (no second louder than {audio.silence_db:g} dBFS; the loudest: {loudest:.1f})"
+    return None
+
+
+def _player(path: str, duration_s: float) -> str:
+    from mir.reports.html import audio_excerpt, esc
+
+    def mmss(t: float) -> str:
+        return f"{int(t) // 60}:{int(t) % 60:02d}"
+
+    seconds = min(duration_s, PLAYER_MAX_S)
+    note = ""
+    if duration_s > PLAYER_MAX_S:
+        note = (f' <span class="muted">(the player holds the first {esc(mmss(PLAYER_MAX_S))} of '
+                f'{esc(mmss(duration_s))}; the timeline covers the whole song)</span>')
+    return audio_excerpt(path, seconds=seconds, sr=PLAYER_SR) + note
+
+
+def write_outputs(tl: Timeline, out_dir: Path, *, html: bool = False, stem: str | None = None) -> dict[str, Path]:
+    """Write CSV, JSON, PNG (and HTML) for one song as ``out_dir/<stem>.*``; return their paths.
+
+    ``stem`` defaults to the song's file name without extension (:func:`output_stems` makes it unique).
+    """
     import pandas as pd
 
     from mir.io import atomic_path, write_csv, write_json, write_text
 
-    stem = Path(tl.path).stem
+    stem = stem or Path(tl.path).stem
     out_dir.mkdir(parents=True, exist_ok=True)
     df = pd.DataFrame(tl.probs, columns=tl.genres).round(4)
     df.insert(0, "time_s", np.round(tl.times, 2))
@@ -115,7 +209,7 @@ def write_outputs(tl: Timeline, out_dir: Path, *, html: bool = False) -> dict[st
     paths = {"csv": write_csv(out_dir / f"{stem}.csv", df)}
     shares = tl.shares()
     paths["json"] = write_json(out_dir / f"{stem}.json", {
-        "path": tl.path, "duration_s": round(tl.duration_s, 2), "top": tl.top(),
+        "path": tl.path, "source": _source(tl.path), "duration_s": round(tl.duration_s, 2), "top": tl.top(),
         "shares": {g: round(v, 4) for g, v in shares.items()},
         "seconds": df.to_dict(orient="records")})
     png = timeline_png(tl)
@@ -123,10 +217,10 @@ def write_outputs(tl: Timeline, out_dir: Path, *, html: bool = False) -> dict[st
         tmp.write_bytes(png)
     paths["png"] = out_dir / f"{stem}.png"
     if html:
-        from mir.reports.html import audio_excerpt, esc, img, page, table
+        from mir.reports.html import esc, img, page, table
 
         body = (f"<p>{esc(Path(tl.path).name)} · {tl.duration_s:.0f} s · mostly <b>{esc(tl.top())}</b></p>"
-                + audio_excerpt(tl.path, seconds=tl.duration_s, sr=16000)
+                + _player(tl.path, tl.duration_s)
                 + "<h2>Timeline</h2>" + img(png, "genre timeline")
                 + "<h2>Genre shares</h2>"
                 + table(["genre", "share"], sorted(((g, f"{v:.1%}") for g, v in shares.items()),
@@ -135,9 +229,25 @@ def write_outputs(tl: Timeline, out_dir: Path, *, html: bool = False) -> dict[st
     return paths
 
 
+def _claim_out_dir(out_dir: Path) -> None:
+    """``out_dir`` must be new, empty, mir's (marker) or an older mir's predictions folder; else refused (exit 2)."""
+    from mir.io import MARKER, MARKER_TEXT, claim_dir
+
+    if out_dir.is_dir() and not (out_dir / MARKER).exists():
+        entries = list(out_dir.iterdir())
+        if entries and all(e.is_file() and e.suffix in (".csv", ".json", ".png", ".html") for e in entries) and all(
+                _recorded_source(e) is not None for e in entries if e.suffix == ".json"):
+            (out_dir / MARKER).write_text(MARKER_TEXT, encoding="utf-8")  # written by mir before the marker
+    claim_dir(out_dir, what="--out")
+
+
 def predict(cfg: "Config", *, songs: list[str], out_dir: str | Path = "reports/predictions", html: bool = False,
             hop_s: float = 1.0, progress: bool = True) -> list[dict]:
-    """Predict each song's per-second genres with the trained model; write the outputs; return summaries."""
+    """Predict each song's per-second genres with the trained model; write the outputs; return summaries.
+
+    Raises :class:`mir.io.OutputCollision` when ``out_dir`` holds files mir did not write.
+    A song that can't be used (see the module docstring) is an ``{"path", "error"}`` summary.
+    """
     from mir.audio import AudioError
     from mir.config import FeatureParams
     from mir.model.inference import Engine, load_model
@@ -145,8 +255,16 @@ def predict(cfg: "Config", *, songs: list[str], out_dir: str | Path = "reports/p
     model, info = load_model(cfg.paths.models)
     model = Engine.for_model(model, cfg)
     fp = FeatureParams(**{k: v for k, v in info["features"].items() if k in FeatureParams.model_fields})
+    out_dir = Path(out_dir)
+    _claim_out_dir(out_dir)
+    stems = output_stems(list(songs), out_dir)
     out = []
-    for song in songs:
+    for song in dict.fromkeys(songs):  # a song given twice is predicted once
+        problem = song_problem(song, cfg.audio)
+        if problem:
+            print(f"predict: {song}: skipped: {problem}")
+            out.append({"path": song, "error": problem})
+            continue
         try:
             tl = timeline(song, model=model, genres=info["genres"], fp=fp, chunk_frames=info["chunk_frames"],
                           hop_s=hop_s)
@@ -154,9 +272,9 @@ def predict(cfg: "Config", *, songs: list[str], out_dir: str | Path = "reports/p
             print(f"predict: {song}: skipped: {err}")
             out.append({"path": song, "error": str(err)})
             continue
-        paths = write_outputs(tl, Path(out_dir), html=html)
+        paths = write_outputs(tl, out_dir, html=html, stem=stems[song])
         shares = tl.shares()
         best = ", ".join(f"{v:.1%} {g}" for g, v in sorted(shares.items(), key=lambda kv: -kv[1])[:3])
-        print(f"predict: {Path(song).name} ({tl.duration_s:.0f} s): {best} → {paths['csv'].parent}")
+        print(f"predict: {Path(song).name} ({tl.duration_s:.0f} s): {best} → {paths['csv'].parent}/{stems[song]}.*")
         out.append({"path": song, "top": tl.top(), "shares": shares, **{k: str(v) for k, v in paths.items()}})
     return out

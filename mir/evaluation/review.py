@@ -19,10 +19,10 @@ def write_review(out_dir: Path, *, preds, probs: np.ndarray, genres: list[str], 
     escaped. ``extra_png`` adds titled figures (e.g. the PCA scatter) to the page.
     """
     from mir.datasets.folder import read_tag
-    from mir.io import atomic_path, write_csv, write_text
+    from mir.io import atomic_path, claim_dir, write_csv, write_text
     from mir.reports.html import audio_excerpt, confusion_figure, esc, figure_png, img, page, table
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    claim_dir(out_dir, what="evaluation page folder", legacy={"confusion.png", "misclassified.csv", "index.html"})
     png = figure_png(confusion_figure(cm, genres))
     with atomic_path(out_dir / "confusion.png") as tmp:
         tmp.write_bytes(png)

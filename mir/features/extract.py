@@ -10,13 +10,22 @@ Three steps, each a function the DVC stage and the Prefect flow share:
 2. :func:`compute` — decode and transform the misses in parallel (a process pool,
    or Dask: ``features.engine``). Each worker writes its cache entry atomically
    (temp file + rename), so a killed run loses at most the clips in flight and
-   never leaves a half-written entry; a clip that can't be featurised gets an
-   ``.err`` entry holding the reason.
-3. :func:`pack` — stream the entries, in manifest order, into one memory-mapped
+   never leaves a half-written entry. The worker hashes the bytes it decodes: a
+   file whose bytes no longer match the manifest's checksum is rejected for this
+   run only ("changed since ingest"), never cached. A clip whose very bytes can't
+   be featurised gets an ``.err`` entry holding the reason (keyed by the hash of
+   what was read); a transient error (``OSError``: permissions, a vanished file,
+   a network filesystem) is reported for this run and never cached.
+3. :func:`finish` — one reject budget over ingest + featurize
+   (``data.max_reject_fraction``), checked **before** anything is written; then
+   :func:`pack` streams the entries, in manifest order, into one memory-mapped
    ``logmel.npy`` (float16, ``(clips, n_mels, frames)``), with ``index.csv``,
    ``stats.csv`` (per-clip summary statistics), ``rejected.csv`` and
-   ``meta.json``. The folder is replaced atomically. Memory stays flat in the
-   number of clips.
+   ``meta.json`` (nothing run-dependent: the store's bytes depend only on the
+   manifest, the audio and the parameters). The folder is replaced atomically,
+   only if it is mir's own (:func:`mir.io.atomic_dir`). The run's counts
+   (computed / from cache / rejected) go to ``<cache_dir>/last_run.json``.
+   Memory stays flat in the number of clips.
 """
 
 from __future__ import annotations
@@ -72,14 +81,33 @@ def mfcc(S_db: np.ndarray, *, n_mfcc: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Job:
-    """One clip to featurise: its audio and where its cache entry goes."""
+    """One clip to featurise: its audio, where its cache entry goes, and the checksum ingest recorded."""
 
     path: str
     entry: str  # cache entry path without extension (".npz" on success, ".err" on failure)
+    checksum: str = ""  # the manifest's SHA-256 ("" = take the file as it is)
+
+
+#: The files of a feature store (a folder of exactly these, written before the marker existed, is mir's).
+STORE_FILES = frozenset({"logmel.npy", "mfcc.npy", "index.csv", "stats.csv", "rejected.csv", "meta.json"})
 
 
 def cache_entry(cache_root: Path, checksum: str) -> Path:
     return cache_root / checksum[:2] / checksum
+
+
+def _err_reason(err_path: Path) -> str | None:
+    """The reason in a failure entry, or ``None`` when it is not a valid one (an older mir's plain-text
+    entries could hold a transient error or another file's failure: they are recomputed)."""
+    import json
+
+    try:
+        rec = json.loads(err_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(rec, dict) or rec.get("checksum") != err_path.stem or not rec.get("reason"):
+        return None
+    return str(rec["reason"])
 
 
 def _read_entry(entry: Path) -> tuple[dict[str, np.ndarray] | None, str | None]:
@@ -88,23 +116,51 @@ def _read_entry(entry: Path) -> tuple[dict[str, np.ndarray] | None, str | None]:
     if npz.exists():
         with np.load(npz) as z:
             return {k: z[k] for k in z.files}, None
-    err = entry.with_suffix(".err")
-    if err.exists():
-        return None, err.read_text(encoding="utf-8").strip()
-    return None, None
+    return None, _err_reason(entry.with_suffix(".err"))
+
+
+def _has_entry(entry: Path) -> bool:
+    return entry.with_suffix(".npz").exists() or _err_reason(entry.with_suffix(".err")) is not None
+
+
+def changed_reason() -> str:
+    return "changed since ingest (its bytes no longer match the manifest's checksum): run mir ingest again"
 
 
 def run_job(job: Job, fp: "FeatureParams", silence_db: float = -60.0) -> str | None:
-    """Featurise one clip into its cache entry (atomically); return the rejection reason or ``None``."""
-    from mir.audio import AudioError
+    """Featurise one clip into its cache entry (atomically); return the rejection reason or ``None``.
+
+    The file is read once; its SHA-256 and the decode both come from those bytes. Only a
+    failure of exactly the manifest's bytes is cached (``.err``); a changed file or a
+    transient error is returned, never cached.
+    """
+    import hashlib
+    import io
+    import json
+
+    from mir.audio import AudioError, path_problem
     from mir.io import atomic_path, write_text
 
     entry = Path(job.entry)
+    problem = path_problem(job.path)
+    if problem:
+        return problem  # nothing read: nothing to key a failure by
     try:
-        S, stats = featurize_file(job.path, fp=fp, silence_db=silence_db)
-    except (AudioError, OSError) as err:
-        write_text(entry.with_suffix(".err"), str(err))
+        with open(job.path, "rb") as f:
+            data = f.read()
+    except OSError as err:
+        return f"unreadable file: {err.strerror or err}"
+    digest = hashlib.sha256(data).hexdigest()
+    if job.checksum and digest != job.checksum:
+        return changed_reason()
+    try:
+        S, stats = featurize_file(io.BytesIO(data), fp=fp, silence_db=silence_db)
+    except AudioError as err:  # these bytes can't be featurised, whoever reads them: cached
+        if entry.name == digest:
+            write_text(entry.with_suffix(".err"), json.dumps({"checksum": digest, "reason": str(err)}))
         return str(err)
+    except (OSError, MemoryError) as err:  # transient: reported, not cached
+        return f"{type(err).__name__}: {err}"
     arrays = {"logmel": S.astype(np.float16), "stats_names": np.array(list(stats)),
               "stats_values": np.array(list(stats.values()), dtype=np.float64)}
     if fp.n_mfcc:
@@ -120,16 +176,22 @@ def run_batch(jobs: list[Job], fp: "FeatureParams", silence_db: float = -60.0) -
 
 
 def plan(cfg: "Config") -> tuple[Any, list[Job]]:
-    """``(manifest, jobs)``: the manifest and the clips whose cache entry is missing."""
-    from mir.io import read_table
+    """``(manifest, jobs)``: the manifest and the clips whose cache entry is missing.
 
+    Refuses (:class:`mir.io.OutputCollision`) before any work when ``paths.features`` is a
+    folder mir did not write; removes the temporary copies killed runs left beside it.
+    """
+    from mir.io import check_output_dir, read_table, sweep_stale
+
+    check_output_dir(cfg.paths.features, what="paths.features", legacy=STORE_FILES)
+    sweep_stale(cfg.paths.features)  # what a killed pack left behind
     manifest = read_table(cfg.paths.manifest)
     root = Path(cfg.features.cache_dir) / cfg.features.cache_key()
     jobs = []
     for path, checksum in zip(manifest["path"], manifest["checksum"]):
         entry = cache_entry(root, checksum)
-        if not (entry.with_suffix(".npz").exists() or entry.with_suffix(".err").exists()):
-            jobs.append(Job(path=str(path), entry=str(entry)))
+        if not _has_entry(entry):
+            jobs.append(Job(path=str(path), entry=str(entry), checksum=str(checksum)))
     # identical audio twice (e.g. a duplicate) is computed once
     jobs = list({j.entry: j for j in jobs}.values())
     return manifest, jobs
@@ -139,36 +201,49 @@ def batches(jobs: list[Job], size: int) -> list[list[Job]]:
     return [jobs[i : i + size] for i in range(0, len(jobs), size)]
 
 
-def compute(jobs: list[Job], *, fp: "FeatureParams", silence_db: float = -60.0, progress: bool = True) -> int:
-    """Featurise ``jobs`` with the configured engine; return how many were computed."""
+def compute(jobs: list[Job], *, fp: "FeatureParams", silence_db: float = -60.0, progress: bool = True,
+            failures: dict[str, str] | None = None) -> int:
+    """Featurise ``jobs`` with the configured engine; return how many were computed.
+
+    ``failures``, when given, receives ``{entry: reason}`` for every clip that failed in this
+    run (cached or not: a transient error has no cache entry to read the reason from).
+    """
     from tqdm.auto import tqdm
 
+    if failures is None:
+        failures = {}
     if not jobs:
         return 0
+
+    def record(batch: list[Job], reasons: list[str | None]) -> None:
+        for j, r in zip(batch, reasons):
+            if r is not None:
+                failures[j.entry] = r
+        bar.update(len(batch))
+
     workers = fp.workers or os.cpu_count() or 1
     bar = tqdm(total=len(jobs), desc="featurize", unit="clip", disable=not progress)
     size = max(1, min(8, len(jobs) // (4 * workers)))
     work = batches(jobs, size)
     if fp.engine == "dask":
-        _compute_dask(work, fp=fp, silence_db=silence_db, workers=workers, bar=bar)
+        _compute_dask(work, fp=fp, silence_db=silence_db, workers=workers, record=record)
     elif workers == 1 or len(jobs) < 4:
         for b in work:
-            run_batch(b, fp, silence_db)
-            bar.update(len(b))
+            record(b, run_batch(b, fp, silence_db))
     else:
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
         ctx = _mp_context()
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
-            pending, it = set(), iter(work)
+            pending, it = {}, iter(work)
             for b in it:  # a bounded window of batches in flight
-                pending.add(ex.submit(run_batch, b, fp, silence_db))
+                pending[ex.submit(run_batch, b, fp, silence_db)] = b
                 if len(pending) >= 2 * workers:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for f in done:
-                        bar.update(len(f.result()))
-            for f in pending:
-                bar.update(len(f.result()))
+                        record(pending.pop(f), f.result())
+            for f, b in pending.items():
+                record(b, f.result())
     bar.close()
     return len(jobs)
 
@@ -183,7 +258,7 @@ def _mp_context():
     return ctx
 
 
-def _compute_dask(work: list[list[Job]], *, fp, silence_db: float, workers: int, bar) -> None:
+def _compute_dask(work: list[list[Job]], *, fp, silence_db: float, workers: int, record) -> None:
     """Run batches on a Dask cluster (``features.dask_address``) or a local one."""
     from dask.distributed import Client, LocalCluster, as_completed
 
@@ -196,21 +271,51 @@ def _compute_dask(work: list[list[Job]], *, fp, silence_db: float, workers: int,
         from itertools import islice
 
         it = iter(work)
-        first = [client.submit(run_batch, b, fp, silence_db, pure=False) for b in islice(it, 2 * workers)]
-        ac = as_completed(first)
+        batch_of = {}
+        for b in islice(it, 2 * workers):
+            batch_of[client.submit(run_batch, b, fp, silence_db, pure=False)] = b
+        ac = as_completed(list(batch_of))
         for f in ac:
-            bar.update(len(f.result()))
+            record(batch_of.pop(f), f.result())
             nxt = next(it, None)
             if nxt is not None:
-                ac.add(client.submit(run_batch, nxt, fp, silence_db, pure=False))
+                nf = client.submit(run_batch, nxt, fp, silence_db, pure=False)
+                batch_of[nf] = nxt
+                ac.add(nf)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
 
 
-def pack(cfg: "Config", manifest, *, n_computed: int = 0, progress: bool = True) -> Path:
-    """Stream the cache entries of ``manifest`` into the feature store under ``paths.features``."""
+def survey(cfg: "Config", manifest, *, failures: dict[str, str] | None = None) -> list[dict[str, str]]:
+    """The featurize rejections of ``manifest`` (one row per clip without features), reading no arrays.
+
+    A clip is rejected with the reason of its cached failure, or of this run's failure
+    (``failures``, from :func:`compute`: a transient error or a changed file has no cache entry).
+    """
+    fp = cfg.features
+    root = Path(fp.cache_dir) / fp.cache_key()
+    failures = failures or {}
+    rejected = []
+    for row in manifest.itertuples(index=False):
+        entry = cache_entry(root, row.checksum)
+        if entry.with_suffix(".npz").exists():
+            continue
+        reason = failures.get(str(entry)) or _err_reason(entry.with_suffix(".err"))
+        rejected.append({"clip_id": row.clip_id, "path": row.path, "genre": row.genre, "stage": "featurize",
+                         "reason": reason or "no cache entry (featurisation did not run)"})
+    return rejected
+
+
+def pack(cfg: "Config", manifest, *, n_computed: int = 0, failures: dict[str, str] | None = None,
+         progress: bool = True) -> Path:
+    """Stream the cache entries of ``manifest`` into the feature store under ``paths.features``.
+
+    The store holds nothing run-dependent (``n_computed`` is accepted for old callers and
+    ignored: the run's counts are :func:`finish`'s ``last_run.json``), so an identical rerun
+    writes identical bytes and DVC sees no change.
+    """
     import pandas as pd
     from tqdm.auto import tqdm
 
@@ -222,17 +327,19 @@ def pack(cfg: "Config", manifest, *, n_computed: int = 0, progress: bool = True)
     out = Path(cfg.paths.features)
     ok = np.zeros(n, dtype=bool)
     stats_rows: list[dict[str, Any]] = []
-    rejected: list[dict[str, str]] = []
-    with atomic_dir(out) as tmp:
+    rejected = {r["clip_id"]: r for r in survey(cfg, manifest, failures=failures)}
+    with atomic_dir(out, what="paths.features", legacy=STORE_FILES) as tmp:
         store = np.lib.format.open_memmap(tmp / "logmel.npy", mode="w+", dtype=np.float16, shape=(n, fp.n_mels, T))
         mf = (np.lib.format.open_memmap(tmp / "mfcc.npy", mode="w+", dtype=np.float16, shape=(n, fp.n_mfcc, T))
               if fp.n_mfcc else None)
         for i, row in enumerate(tqdm(manifest.itertuples(index=False), total=n, desc="pack", unit="clip",
                                      disable=not progress)):
+            if row.clip_id in rejected:
+                continue
             arrays, err = _read_entry(cache_entry(root, row.checksum))
-            if arrays is None:
-                rejected.append({"clip_id": row.clip_id, "path": row.path, "genre": row.genre, "stage": "featurize",
-                                 "reason": err or "no cache entry (featurisation did not run)"})
+            if arrays is None:  # vanished since the survey
+                rejected[row.clip_id] = {"clip_id": row.clip_id, "path": row.path, "genre": row.genre,
+                                         "stage": "featurize", "reason": err or "cache entry vanished during the run"}
                 continue
             store[i] = arrays["logmel"]
             if mf is not None:
@@ -246,35 +353,59 @@ def pack(cfg: "Config", manifest, *, n_computed: int = 0, progress: bool = True)
         index.insert(0, "row", np.arange(n))
         write_csv(tmp / "index.csv", index[ok])
         write_csv(tmp / "stats.csv", pd.DataFrame(stats_rows))
-        write_csv(tmp / "rejected.csv", pd.DataFrame(rejected, columns=["clip_id", "path", "genre", "stage", "reason"]))
+        write_csv(tmp / "rejected.csv", pd.DataFrame(list(rejected.values()),
+                                                     columns=["clip_id", "path", "genre", "stage", "reason"]))
         write_json(tmp / "meta.json", {"params": fp.model_dump(exclude={"workers", "engine", "dask_address"}),
                                        "cache_key": fp.cache_key(), "shape": [n, fp.n_mels, T], "n_ok": int(ok.sum()),
-                                       "n_rejected": len(rejected), "n_computed": n_computed,
-                                       "n_cached": n - n_computed})
+                                       "n_rejected": len(rejected)})
     return out
 
 
-def finish(cfg: "Config", manifest, *, n_computed: int, progress: bool = True) -> Path:
-    """Pack the store, print the summary and rejections, apply ``data.max_reject_fraction``."""
-    from mir.datasets.ingest import check_reject_fraction
+def last_run_path(cfg: "Config") -> Path:
+    """Where featurize records its last run's counts and rejections (beside the cache, not a DVC output)."""
+    return Path(cfg.features.cache_dir) / "last_run.json"
 
-    out = pack(cfg, manifest, n_computed=n_computed, progress=progress)
+
+def finish(cfg: "Config", manifest, *, n_computed: int, failures: dict[str, str] | None = None,
+           progress: bool = True) -> Path:
+    """Apply the pipeline's reject budget, then pack the store; print the summary and rejections.
+
+    The budget (``data.max_reject_fraction``) covers ingest's and featurize's rejections
+    together, and is checked **before** ``paths.features`` is touched: a failing run leaves
+    the previous store (or none) in place. The run's counts and rejections go to
+    :func:`last_run_path`, outside the DVC output.
+    """
+    from mir.datasets.ingest import check_reject_budget
+    from mir.io import write_json
+
+    rejected = survey(cfg, manifest, failures=failures)
+    run = {"cache_key": cfg.features.cache_key(), "n_clips": len(manifest), "n_computed": n_computed,
+           "n_cached": len(manifest) - n_computed, "n_rejected": len(rejected), "rejected": rejected}
+    for r in rejected[:10]:
+        print(f"  rejected {r['clip_id']}: {r['reason']}")
+    if len(rejected) > 10:
+        print(f"  … and {len(rejected) - 10} more in {last_run_path(cfg)}")
+    try:
+        check_reject_budget(cfg, n_featurize_rejected=len(rejected), n_manifest=len(manifest),
+                            tables=f"{cfg.paths.rejected} and {last_run_path(cfg)}")
+    except ValueError as err:
+        write_json(last_run_path(cfg), {**run, "ok": False, "error": str(err)})
+        raise ValueError(f"{err}; {cfg.paths.features} left unchanged") from None
+    out = pack(cfg, manifest, failures=failures, progress=progress)
     store = FeatureStore(out)
-    rejected = store.rejected()
+    write_json(last_run_path(cfg), {**run, "ok": True, "n_ok": len(store.index)})
     print(f"featurize: {len(store.index)} clips × {cfg.features.n_mels} mels × {store.logmel.shape[2]} frames "
           f"({n_computed} computed, {len(manifest) - n_computed} from cache), {len(rejected)} rejected → {out}")
-    for r in rejected.head(10).itertuples():
-        print(f"  rejected {r.clip_id}: {r.reason}")
-    check_reject_fraction(len(rejected), len(manifest), limit=cfg.data.max_reject_fraction,
-                          table=str(out / "rejected.csv"))
     return out
 
 
 def featurize(cfg: "Config", *, progress: bool = True) -> Path:
     """Stage ``featurize``: plan → compute (cache misses only) → finish. Returns the store's path."""
     manifest, jobs = plan(cfg)
-    n_computed = compute(jobs, fp=cfg.features, silence_db=cfg.audio.silence_db, progress=progress)
-    return finish(cfg, manifest, n_computed=n_computed, progress=progress)
+    failures: dict[str, str] = {}
+    n_computed = compute(jobs, fp=cfg.features, silence_db=cfg.audio.silence_db, progress=progress,
+                         failures=failures)
+    return finish(cfg, manifest, n_computed=n_computed, failures=failures, progress=progress)
 
 
 def iter_features(paths: list[str], *, fp: "FeatureParams", workers: int | None = None, silence_db: float = -60.0):

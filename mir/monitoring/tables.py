@@ -57,7 +57,7 @@ def list_new_music(root: str | Path) -> list[NewSong]:
     songs: dict[str, NewSong] = {}
     for f in sorted(root.rglob("*")):
         rel = f.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts) or not f.is_file():
+        if any(part.startswith(".") for part in rel.parts):  # named like audio but no file: skipped with a reason
             continue
         if f.suffix.lower() not in AUDIO_EXTENSIONS:
             continue

@@ -77,18 +77,18 @@ def img(png: bytes, alt: str) -> str:
 
 
 def audio_excerpt(path: str, *, seconds: float = 8.0, offset_s: float = 0.0, sr: int = 22050) -> str:
-    """An inline ``<audio>`` player for an excerpt of ``path`` (OGG/Vorbis data URI), or a note if unreadable."""
-    import soundfile as sf
+    """An inline ``<audio>`` player for an excerpt of ``path`` (OGG/Vorbis data URI), or a note if unreadable.
 
-    from mir.audio import AudioError, load
+    Decoded and encoded block by block (:func:`mir.audio.ogg_vorbis_bytes`): memory is bounded
+    and any length encodes (one ``soundfile.write`` of ≥ 2 097 152 samples crashes libvorbis).
+    """
+    from mir.audio import AudioError, iter_mono, ogg_vorbis_bytes
 
     try:
-        y = load(path, sr=sr, max_seconds=seconds, offset_s=offset_s)
-    except (AudioError, OSError) as err:
+        data = ogg_vorbis_bytes(iter_mono(path, sr=sr, max_seconds=seconds, offset_s=offset_s), sr)
+    except (AudioError, OSError, RuntimeError) as err:
         return f'<span class="muted">audio unavailable: {esc(err)}</span>'
-    buf = io.BytesIO()
-    sf.write(buf, y, sr, format="OGG", subtype="VORBIS")
-    return f'<audio controls preload="none" src="{data_uri(buf.getvalue(), "audio/ogg")}"></audio>'
+    return f'<audio controls preload="none" src="{data_uri(data, "audio/ogg")}"></audio>'
 
 
 def mpl():

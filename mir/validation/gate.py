@@ -15,18 +15,23 @@ if TYPE_CHECKING:
     from mir.config import Config
 
 
+#: What Great Expectations writes into a Data Docs folder (GE deletes pages it did not build there, so the
+#: folder must be mir's: mir.io.claim_dir).
+DOCS_FILES = frozenset({"index.html", "static", "expectations", "validations"})
+
+
 class DataValidationError(RuntimeError):
     """A blocking data-quality suite failed; ``str(err)`` is the one-line summary."""
 
 
 def validate(cfg: "Config", *, progress: bool = True) -> dict:
     """Stage ``validate``; returns the summary written to ``metrics/validation.json``."""
-    from mir.io import read_table, write_json
+    from mir.io import claim_dir, read_table, write_json
     from mir.validation.manifest import validate_manifest
 
     ap = cfg.audio
     manifest = read_table(cfg.paths.manifest)
-    docs = Path(cfg.paths.reports) / "validation" / "manifest"
+    docs = claim_dir(Path(cfg.paths.reports) / "validation" / "manifest", what="Data Docs folder", legacy=DOCS_FILES)
     res = validate_manifest(
         manifest, genres=cfg.genres, min_duration_s=ap.min_duration_s, max_duration_s=ap.max_duration_s,
         max_channels=ap.max_channels, docs_dir=docs,
@@ -50,7 +55,7 @@ def validate_features(cfg: "Config", *, progress: bool = True) -> dict:
     when the suite fails and ``features`` is in ``validate.blocking``.
     """
     from mir.features.extract import clip_frames
-    from mir.io import write_json
+    from mir.io import claim_dir, write_json
     from mir.validation.features import feature_table, learn_bounds
     from mir.validation.features import validate_features as run_feature_suite
 
@@ -63,7 +68,7 @@ def validate_features(cfg: "Config", *, progress: bool = True) -> dict:
         bounds = {}
         print(f"validate_features: {len(train)} training clips < validate.feature_bounds_min_clips "
               f"({vp.feature_bounds_min_clips}): no loudness bounds learned; shape, NaN/inf and dB range checked")
-    docs = Path(cfg.paths.reports) / "validation" / "features"
+    docs = claim_dir(Path(cfg.paths.reports) / "validation" / "features", what="Data Docs folder", legacy=DOCS_FILES)
     res = run_feature_suite(table, n_mels=cfg.features.n_mels, n_frames=clip_frames(cfg.features), bounds=bounds,
                             db_range=(vp.db_min, vp.db_max), mostly=vp.feature_mostly, docs_dir=docs)
     summary = {"features": {"success": res.success, "n_expectations": res.n_expectations,

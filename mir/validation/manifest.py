@@ -20,6 +20,8 @@ braces.
 
 from __future__ import annotations
 
+import contextlib
+
 import math
 import os
 from collections.abc import Iterable, Sequence
@@ -402,11 +404,10 @@ def run_suite(
         .add_dataframe_asset(name=suite_name)
         .add_batch_definition_whole_dataframe(name=f"whole_{suite_name}")
     )
-    # GE's Data Docs insert data values into the pages unescaped: a genre named "<script>…" would run when
-    # the docs are opened. HTML-escaping text is injective, so escaping the table's text and the
-    # expectations' string value sets leaves every set, uniqueness and regex outcome unchanged.
-    table = _html_safe_table(table)
-    expectations = [_html_safe_expectation(e) for e in expectations]
+    # GE escapes what it renders through string templates (expectation parameters such as a value set) but
+    # inserts the cells of its unexpected-values tables raw: a genre named "<script>…" would run when the docs
+    # are opened. Only those cells are escaped (_escaped_unexpected_tables), at render time; the data and the
+    # expectations stay as they are, so nothing is escaped twice ("R&B" shows as R&B everywhere).
     suite = context.suites.add(gx.ExpectationSuite(name=suite_name, expectations=expectations))
     order = {exp.id: i for i, exp in enumerate(suite.expectations)}
     validation = context.validation_definitions.add(
@@ -424,13 +425,14 @@ def run_suite(
             result_format=result_format,
         )
     )
-    run = checkpoint.run(batch_parameters={"dataframe": table})
+    with _escaped_unexpected_tables():
+        run = checkpoint.run(batch_parameters={"dataframe": table})
 
     raw: list[dict] = []
     for suite_result in run.run_results.values():
         raw.extend(suite_result.to_json_dict()["results"])
     raw.sort(key=lambda r: order.get(r.get("expectation_config", {}).get("id"), len(order)))
-    results = [_unescape(_summarise(r)) for r in raw]
+    results = [_summarise(r) for r in raw]
     failures = [_failure_line(r) for r in results if not r["success"]]
 
     docs_index = None
@@ -457,40 +459,46 @@ def run_suite(
 # --------------------------------------------------------------------------- helpers
 
 
-def _html_safe_table(table: pd.DataFrame) -> pd.DataFrame:
-    """A copy whose text cells are HTML-escaped (numbers and missing values untouched)."""
+@contextlib.contextmanager
+def _escaped_unexpected_tables():
+    """While building Data Docs, HTML-escape the text cells of every expectation's unexpected-values table.
+
+    Those cells hold data values (unexpected genres, clip ids) and are the one place GE
+    renders them unescaped; everything GE renders through string templates it escapes
+    itself. The registry entries are restored afterwards.
+    """
     import html
 
-    out = table.copy()
-    for c in out.columns:
-        if out[c].dtype == object or str(out[c].dtype).startswith("string"):
-            out[c] = out[c].map(lambda v: html.escape(v, quote=True) if isinstance(v, str) else v).astype(object)
-    return out
+    from great_expectations.expectations.registry import _registered_renderers
+    from great_expectations.render import LegacyDiagnosticRendererType, RenderedTableContent
 
+    key = LegacyDiagnosticRendererType.UNEXPECTED_TABLE
 
-def _html_safe_expectation(exp):
-    """The expectation with the strings of its ``value_set`` HTML-escaped, as the table's are."""
-    import html
+    def esc_block(block):
+        if isinstance(block, RenderedTableContent):
+            block.table = [[html.escape(c, quote=True) if isinstance(c, str) else c for c in row]
+                           for row in (block.table or [])]
+        return block
 
-    values = getattr(exp, "value_set", None)
-    if isinstance(values, (list, tuple, set)):
-        safe = [html.escape(v, quote=True) if isinstance(v, str) else v for v in values]
-        copy = getattr(exp, "model_copy", None) or exp.copy  # GE's expectations are pydantic-v1 models
-        return copy(update={"value_set": safe})
-    return exp
+    def escaping(fn):
+        def wrapped(*args, **kwargs):
+            out = fn(*args, **kwargs)
+            if isinstance(out, list):
+                return [esc_block(b) for b in out]
+            return esc_block(out)
 
+        return wrapped
 
-def _unescape(obj):
-    """Undo :func:`_html_safe_table` in a result record, so messages show the real values."""
-    import html
-
-    if isinstance(obj, str):
-        return html.unescape(obj)
-    if isinstance(obj, list):
-        return [_unescape(v) for v in obj]
-    if isinstance(obj, dict):
-        return {k: _unescape(v) for k, v in obj.items()}
-    return obj
+    saved = {}
+    for name, impls in list(_registered_renderers.items()):
+        if key in impls:
+            saved[name] = impls[key]
+            impls[key] = (impls[key][0], escaping(impls[key][1]))
+    try:
+        yield
+    finally:
+        for name, impl in saved.items():
+            _registered_renderers[name][key] = impl
 
 
 def _summarise(raw: dict) -> dict:
