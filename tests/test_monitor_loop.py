@@ -96,7 +96,8 @@ def test_own_music_is_versioned_monitored_twice_and_a_new_genre_is_retrained(pro
     lock = yaml.safe_load((root / "dvc.lock").read_text())["stages"]
     dep = next(d for d in lock["new_music"]["deps"] if d["path"] == str(incoming))
     assert dep["md5"].endswith(".dir") and dep["nfiles"] == 6
-    assert next(o for o in lock["new_music"]["outs"] if o["path"] == "data/new")["nfiles"] == 8  # + new_music.json, .mir-output
+    out = next(o for o in lock["new_music"]["outs"] if o["path"] == "data/new")
+    assert out["nfiles"] == 8  # the 6 songs + new_music.json + .mir-output
     assert (root / "data/new/drone/new_drone0.ogg").read_bytes() == (incoming / "drone/new_drone0.ogg").read_bytes()
     drift = json.loads((root / "metrics/drift.json").read_text())
     assert drift["n_clips"] == 6 and drift["n_labelled_known"] == 4 and drift["history"]["snapshot_id"]

@@ -255,8 +255,9 @@ def prepare_new_music(cfg: "Config", *, progress: bool = True) -> Path:
         files = []
         for s in songs:
             rel = s.path.relative_to(root)
-            files.append({"path": rel.as_posix(), "label": s.label, "bytes": s.path.stat().st_size})
-            if nm.snapshot:
+            usable = s.path.is_file()  # named like audio but not a file: left to the monitor's reasons
+            files.append({"path": rel.as_posix(), "label": s.label, "bytes": s.path.stat().st_size if usable else None})
+            if nm.snapshot and usable:
                 _copy_file(s.path, out / rel)
         write_text(status, json.dumps({"source": "folder", "root": str(root), "snapshot": nm.snapshot,
                                        "configured": True, "n_files": len(files), "files": files}, indent=1))
