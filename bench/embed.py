@@ -125,7 +125,8 @@ def main() -> None:
     import numpy as np
     import tensorflow as tf
 
-    from mir.model.inference import Engine, available_runtimes
+    from mir.model.inference import Engine
+    from mir.model.runtimes import available_runtimes
 
     x, what = _chunks(args.chunks)
     model, which = _model(args.model)

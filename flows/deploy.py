@@ -1,6 +1,6 @@
 """Deployments of the mir flows, as declared in ``prefect.yaml``.
 
-``mir flow serve`` (:func:`serve`) runs both flows on their cron schedules from
+``mir flow serve`` (:func:`serve`) runs every flow on its cron schedule from
 one long-running process (``prefect.serve``); a Prefect server must be
 reachable (``PREFECT_API_URL``), see the README. ``prefect deploy --all`` reads
 the same ``prefect.yaml`` for a work-pool setup.

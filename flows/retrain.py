@@ -54,9 +54,9 @@ def compare() -> dict:
 
 
 @task(cache_policy=NO_CACHE)
-def decide(comparison: dict, run_id: str, new_genres: list[str]) -> dict:
+def decide(comparison: dict, run_id: str, new_genres: list[str], new_music_run: dict | None = None) -> dict:
     """Register the challenger; promote it or reject it."""
-    return _r.decide(load_config(), comparison, run_id=run_id, new_genres=new_genres)
+    return _r.decide(load_config(), comparison, run_id=run_id, new_genres=new_genres, new_music_run=new_music_run)
 
 
 @task(cache_policy=NO_CACHE)
@@ -78,12 +78,15 @@ def _run_id() -> str:
 
 
 @flow(name="mir-retrain-on-new-genres", log_prints=True)
-def retrain_on_new_genres(force: bool = False, targets: list[str] | None = None) -> dict:
+def retrain_on_new_genres(force: bool = False, targets: list[str] | None = None,
+                          new_music_run: dict | None = None) -> dict:
     """Find new genres; if any (or ``force``), validate their audio, ``dvc repro``,
     compare with the champion, promote or reject, and write a run summary page.
 
     ``targets`` limits ``dvc repro`` to those stages and what they depend on
     (default: the whole pipeline; ``["evaluate"]`` is enough to decide).
+    ``new_music_run`` (set by the ``mir-monitor`` flow) names the monitoring run whose labelled
+    new music brought the genre in; the registry entry keeps it.
 
     Returns a dict: ``action`` (``nothing new`` | ``retrained``), ``found``,
     ``validation``, ``comparison``, ``decision`` and ``summary`` (the page's path).
@@ -103,7 +106,7 @@ def retrain_on_new_genres(force: bool = False, targets: list[str] | None = None)
     result["validation"] = validate_new_audio(found["new"])
     dvc_repro(targets)
     result["comparison"] = compare()
-    result["decision"] = decide(result["comparison"], run_id, found["new"])
+    result["decision"] = decide(result["comparison"], run_id, found["new"], new_music_run)
     result["action"] = "retrained"
     result["summary"] = write_summary(result, run_id)
     if not targets or "report" in targets:  # the report was built before the decision: rebuild it

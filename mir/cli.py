@@ -51,12 +51,16 @@ def _parser() -> argparse.ArgumentParser:
             continue
         sp = sub.add_parser(s.name.replace("_", "-"), help=s.help)
         if s.name == "monitor":
+            sp.add_argument("action", nargs="?", choices=["ui"], default=None,
+                            help="ui: serve Evidently's UI for monitor.workspace on 127.0.0.1 (drift over time)")
+            sp.add_argument("--port", type=int, default=8000, help="mir monitor ui: the port (default: %(default)s)")
             sp.add_argument("--new", metavar="DIR", default=None,
                             help="folder of new music: <DIR>/<genre>/*.mp3 (labelled) and/or <DIR>/*.mp3 "
-                                 "(unlabelled) (default: paths.new_music)")
+                                 "(unlabelled) (default: what the new_music stage prepared)")
             sp.formatter_class = argparse.RawDescriptionHelpFormatter
             sp.description = ("Evidently drift report (reports/drift.html), generalisation report with unknown-genre "
-                              "songs (reports/generalization.html) and verdict (metrics/drift.json).")
+                              "songs (reports/generalization.html) and verdict (metrics/drift.json); each run is "
+                              "also a snapshot in the Evidently workspace monitor.workspace (`mir monitor ui`).")
             sp.epilog = ("Files that can't be analysed (corrupt, silent, longer than audio.max_duration_s, ...) are\n"
                          "skipped and listed with their reason; the reports use the rest.\n"
                          "exit codes: 0 reports written (drift or not, files skipped or not);\n"
@@ -89,7 +93,11 @@ def _parser() -> argparse.ArgumentParser:
     frt.add_argument("--force", action="store_true", help="retrain even without new genres")
     frt.add_argument("--target", action="append", default=None, metavar="STAGE",
                      help="dvc repro only up to this stage (repeatable; default: the whole pipeline)")
-    fsub.add_parser("serve", help="serve the pipeline and retrain deployments on their cron schedules "
+    fm = fsub.add_parser("monitor", help="monitor the new-music folder; publish the verdict as Prefect artifacts; "
+                         "retrain on a newly labelled genre (no server needed)")
+    fm.add_argument("--new", metavar="DIR", default=None, help="default: new_music.root")
+    fm.add_argument("--no-retrain", action="store_true", help="only monitor and publish")
+    fsub.add_parser("serve", help="serve the pipeline, monitor and retrain deployments on their cron schedules "
                     "(prefect.yaml; needs a Prefect server, see README)")
 
     cache = sub.add_parser("cache", help="the inference cache (exported model bodies, each clip's body outputs)")
@@ -180,6 +188,16 @@ def _dispatch(args: argparse.Namespace, cfg, *, progress: bool) -> int:
 
         serve()
         return 0
+    if args.command == "flow" and args.flow_command == "monitor":
+        from flows.monitor import monitor_new_music
+
+        if args.params not in (None, "params.yaml") or os.environ.get("MIR_PARAMS", "params.yaml") != "params.yaml":
+            raise ValueError("mir flow monitor runs `dvc repro`, which reads params.yaml: edit that file")
+        state = monitor_new_music(new_dir=args.new, retrain=not args.no_retrain, return_state=True)
+        if state.is_failed():
+            print(f"mir flow monitor: {state.message}", file=sys.stderr)
+            return 1
+        return 0
     if args.command == "flow" and args.flow_command == "retrain":
         from flows.retrain import retrain_on_new_genres
 
@@ -205,6 +223,17 @@ def _dispatch(args: argparse.Namespace, cfg, *, progress: bool) -> int:
             print(f"{v['version']:>5}  {v['status']:<10} {v.get('created', ''):<20}  acc {m.get('accuracy', '—')}"
                   f"  f1 {m.get('macro_f1', '—')}  {','.join(v.get('genres', []))}  {v.get('reason', '')}")
         return 0
+    if args.command == "monitor" and args.action == "ui":
+        import shutil
+
+        from mir.monitoring.history import ui_command
+
+        cmd = ui_command(cfg, port=args.port)
+        exe = cmd[0] if os.path.isabs(cmd[0]) else shutil.which(cmd[0])
+        if not exe:
+            raise FileNotFoundError("the `evidently` command is not installed (pip install evidently)")
+        print(f"Evidently UI for {cfg.monitor.workspace} on http://127.0.0.1:{args.port} (Ctrl-C stops it)", flush=True)
+        os.execve(exe, cmd, {**os.environ, "DO_NOT_TRACK": "1"})  # becomes `evidently ui`: signals reach it
     kwargs = {"new_dir": args.new} if args.command == "monitor" else {}
     stages.run(args.command.replace("-", "_"), cfg, progress=progress, **kwargs)
     return 0

@@ -78,8 +78,17 @@ class SynthParams(_Section):
 
 
 class NewMusicParams(_Section):
-    """A "new music" set to monitor against the training data (a shifted synth set by default)."""
+    """The new music the monitor stage analyses.
 
+    ``source: synth`` renders a shifted synth set (the demo; with another dataset it would be
+    unrelated music, so nothing is rendered and the monitor stage says no new music is configured);
+    ``source: folder`` snapshots ``root`` (``<root>/<genre>/**`` labelled, ``<root>/*`` unlabelled)
+    into ``paths.new_music`` (``snapshot: false`` reads it in place).
+    """
+
+    source: Literal["synth", "folder"] = "synth"
+    root: str | None = None  # source folder: the user's new-music folder (a DVC dependency of the new_music stage)
+    snapshot: bool = True  # copy the folder's audio into data/new (versioned by DVC); False: read it in place
     clips_per_genre: int = Field(default=12, ge=1)
     seed: int = 1001
     format: Literal["wav", "flac", "ogg", "mp3"] = "ogg"
@@ -248,6 +257,8 @@ class MonitorParams(_Section):
     ood_shrinkage: float = Field(default=0.5, gt=0, le=1)  # covariance shrinkage of those distances
     unknown_alpha: float = Field(default=0.001, gt=0, lt=1)  # drift too when this many flagged unknown is this unlikely
     max_reference_clips: int = Field(default=2000, ge=10)  # training clips in the reference (seeded sample)
+    workspace: str = "evidently"  # local Evidently workspace: one snapshot per monitor run (git-ignored, not DVC)
+    project: str = "mir new music"  # the workspace project (dashboard) the runs are added to
 
 
 class InferenceParams(_Section):
@@ -266,6 +277,13 @@ class RegistryParams(_Section):
     path: str = "registry/models.json"  # git-tracked list of versions
     champion_dir: str = "registry/champion"  # working copy of the champion's model files (git-ignored)
     tolerance: float = Field(default=0.02, ge=0, le=1)  # largest accepted drop on the old genres
+
+
+class RetrainParams(_Section):
+    """Retraining on genres that arrive with labelled new music (flows/monitor.py, flows/retrain.py)."""
+
+    min_clips_per_genre: int = Field(default=3, ge=3)  # labelled songs of an unknown genre needed to retrain on it
+    labelled_dir: str = "data/labelled"  # mir-managed copies of those songs: <dir>/<genre>/*, a data-stage dependency
 
 
 class Config(_Section):
@@ -287,6 +305,7 @@ class Config(_Section):
     monitor: MonitorParams = MonitorParams()
     inference: InferenceParams = InferenceParams()
     registry: RegistryParams = RegistryParams()
+    retrain: RetrainParams = RetrainParams()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -307,6 +326,13 @@ class Config(_Section):
                     "train.arch musicnn: its pretrained weights need features "
                     + ", ".join(f"{k} {v}" for k, v in MUSICNN_FEATURES.items())
                     + f" (got {', '.join(f'{k} {v}' for k, v in wrong.items())})")
+        return self
+
+    @model_validator(mode="after")
+    def _new_music_source(self) -> "Config":
+        if self.new_music.source == "folder" and not self.new_music.root:
+            raise ValueError("new_music.root: required when new_music.source is 'folder' "
+                             "(<root>/<genre>/*.mp3 labelled, <root>/*.mp3 unlabelled)")
         return self
 
     @model_validator(mode="after")
@@ -347,10 +373,13 @@ class Config(_Section):
         For ``dataset: folder`` without ``data.genres`` this is read from the data
         stage's clip list (``data/raw/clips.csv``).
         """
+        from mir.datasets import labelled_genres
+
+        extra = labelled_genres(self)  # genres handed over from labelled new music (retrain.labelled_dir)
         if self.data.genres:
-            return sorted(self.data.genres)
+            return sorted(set(self.data.genres) | set(extra))
         if self.data.dataset == "synth":
-            return sorted(self.synth.genres)
+            return sorted(set(self.synth.genres) | set(extra))
         from mir.datasets import snapshot_genres
 
         return snapshot_genres(self)

@@ -35,12 +35,13 @@ MIN_CLIPS_PER_NEW_GENRE = 3
 
 
 def source_genres(cfg: "Config") -> list[str]:
-    """The genres the configured dataset (and ``data.genres`` selection) provides now."""
+    """The genres the configured dataset (and ``data.genres`` selection) provides now, with those of the
+    labelled new music handed over for retraining (``retrain.labelled_dir``)."""
     if cfg.data.dataset == "synth":
         return cfg.genres
-    from mir.datasets import select_clips
+    from mir.datasets import labelled_clips, select_clips
 
-    return sorted({c.genre for c in select_clips(cfg)})
+    return sorted({c.genre for c in select_clips(cfg)} | {c.genre for c in labelled_clips(cfg)})
 
 
 def find_new_genres(cfg: "Config") -> dict[str, Any]:
@@ -78,17 +79,21 @@ def validate_new_audio(cfg: "Config", genres: list[str]) -> dict[str, Any]:
     """
     if not genres:
         return {"checked": 0, "usable": {}, "rejected": []}
-    if cfg.data.dataset == "synth":
+    from mir.datasets import labelled_clips, select_clips
+
+    labelled = labelled_clips(cfg)
+    handed = {c.genre for c in labelled}
+    if cfg.data.dataset == "synth" and not set(genres) & handed:
         n = cfg.synth.clips_per_genre
         if n < MIN_CLIPS_PER_NEW_GENRE:
             raise ValueError(f"synth.clips_per_genre ({n}) < {MIN_CLIPS_PER_NEW_GENRE}: too few clips per new genre")
         return {"checked": 0, "usable": {g: n for g in genres}, "rejected": [],
                 "note": "synth audio is rendered by the data stage and checked by ingest + the GE gate"}
-    from mir.datasets import select_clips
     from mir.datasets.ingest import check_reject_fraction, check_clip
 
     wanted = set(genres)
-    clips = [c for c in select_clips(cfg) if c.genre in wanted]
+    listed = [] if cfg.data.dataset == "synth" else select_clips(cfg)
+    clips = [c for c in listed + labelled if c.genre in wanted]
     usable = {g: 0 for g in genres}
     rejected = []
     for c in clips:
@@ -192,8 +197,12 @@ def compare(cfg: "Config") -> dict[str, Any]:
             "challenger_all": everything}
 
 
-def decide(cfg: "Config", comparison: dict[str, Any], *, run_id: str, new_genres: list[str]) -> dict[str, Any]:
-    """Register the challenger, then promote it or mark it rejected (:func:`mir.registry.should_promote`)."""
+def decide(cfg: "Config", comparison: dict[str, Any], *, run_id: str, new_genres: list[str],
+           new_music_run: dict | None = None) -> dict[str, Any]:
+    """Register the challenger, then promote it or mark it rejected (:func:`mir.registry.should_promote`).
+
+    ``new_music_run`` (from the ``mir-monitor`` flow) names the monitoring run whose labelled new music
+    brought the new genre(s) in; it is stored in the registry entry."""
     from mir import registry
 
     ok, reason = registry.should_promote(comparison["challenger"], comparison["champion"],
@@ -203,6 +212,7 @@ def decide(cfg: "Config", comparison: dict[str, Any], *, run_id: str, new_genres
         "run_id": run_id, "new_genres": new_genres,
         "comparison": {k: comparison[k] for k in ("genres", "n", "basis", "champion", "challenger")},
         "compared_with": None if before is None else before["version"],
+        **({"new_music_run": new_music_run} if new_music_run else {}),
     })
     if ok:
         entry = registry.promote(cfg, entry["version"], reason=reason)
@@ -211,6 +221,77 @@ def decide(cfg: "Config", comparison: dict[str, Any], *, run_id: str, new_genres
     print(f"retrain: {entry['version']} {'promoted to champion' if ok else 'rejected'}: {reason}")
     return {"version": entry["version"], "promoted": ok, "reason": reason, "status": entry["status"],
             "genres": entry["genres"], "previous_champion": None if before is None else before["version"]}
+
+
+def known_genres(cfg: "Config") -> list[str]:
+    """The genres the champion knows (the trained model's when there is no champion yet)."""
+    from mir.io import read_json
+    from mir.registry import champion
+
+    champ = champion(cfg)
+    if champ is not None:
+        return sorted(champ["genres"])
+    labels = Path(cfg.paths.models) / "labels.json"
+    return sorted(read_json(labels)["genres"]) if labels.exists() else []
+
+
+def hand_over(cfg: "Config", new_dir: str | os.PathLike[str], *, known: list[str], run: dict) -> dict[str, Any]:
+    """Copy labelled new songs of genres the champion does not know into ``retrain.labelled_dir``.
+
+    A genre is handed over when ``new_dir/<genre>/`` holds at least ``retrain.min_clips_per_genre``
+    songs that pass the ``audio:`` policy (from their header). The songs are **copied**
+    (``<labelled_dir>/<genre>/<name>``; the user's folder is only read) and ``handover.json`` there
+    records which monitoring run (``run``) brought each genre in. The data stage adds these clips to
+    the training data (a DVC dependency), so the retrain flow's ``dvc repro`` trains on them.
+
+    Returns
+    -------
+    dict
+        ``handed_over`` ({genre: songs copied this time}), ``already`` (genres whose songs were all
+        handed over before), ``too_few`` ({genre: usable songs}), ``rejected`` (files skipped, with reasons).
+    """
+    import json
+    import shutil
+
+    from mir.datasets.ingest import check_clip
+    from mir.io import atomic_path, write_text
+    from mir.monitoring.tables import list_new_music
+
+    dest_root = Path(cfg.retrain.labelled_dir)
+    by_genre: dict[str, list] = {}
+    rejected = []
+    for s in list_new_music(new_dir):
+        if not s.label or s.label in known:
+            continue
+        r = check_clip(s.path, audio=cfg.audio)
+        if "reason" in r:
+            rejected.append({"path": str(s.path), "reason": r["reason"]})
+        else:
+            by_genre.setdefault(s.label, []).append(s)
+    out: dict[str, Any] = {"handed_over": {}, "already": [], "too_few": {}, "rejected": rejected}
+    log_path = dest_root / "handover.json"
+    log = json.loads(log_path.read_text()) if log_path.exists() else {}
+    for genre, songs in sorted(by_genre.items()):
+        if len(songs) < cfg.retrain.min_clips_per_genre:
+            out["too_few"][genre] = len(songs)
+            continue
+        copied = []
+        for s in songs:
+            rel = s.path.relative_to(Path(new_dir) / genre)
+            target = dest_root / genre / "__".join(rel.parts)
+            if target.exists() and target.stat().st_size == s.path.stat().st_size:
+                continue
+            with atomic_path(target) as tmp:
+                shutil.copyfile(s.path, tmp)
+            copied.append(target.name)
+        if not copied:
+            out["already"].append(genre)
+            continue
+        out["handed_over"][genre] = len(copied)
+        log.setdefault(genre, []).append({"run": run, "source": str(new_dir), "files": copied})
+    if out["handed_over"]:
+        write_text(log_path, json.dumps(log, indent=1, sort_keys=True))
+    return out
 
 
 def new_run_id() -> str:

@@ -69,9 +69,17 @@ def tiny_params() -> dict:
     return _merge(yaml.safe_load((ROOT / "params.yaml").read_text()), TINY)
 
 
+def project_folders(root: Path) -> None:
+    """The folders a clone has that dvc.yaml names as dependencies (new_music.root, retrain.labelled_dir)."""
+    for d in ("data/incoming", "data/labelled"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / d / "README.md", root / d / "README.md")
+
+
 @pytest.fixture
 def project(tmp_path, tiny_params, monkeypatch):
     """A throw-away mir project (dvc.yaml, params.yaml, mir sources) in tmp_path, as cwd."""
+    project_folders(tmp_path)
     shutil.copy(ROOT / "dvc.yaml", tmp_path / "dvc.yaml")
     shutil.copytree(ROOT / "mir", tmp_path / "mir", ignore=shutil.ignore_patterns("__pycache__"))
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params, sort_keys=False))

@@ -73,6 +73,10 @@ def test_dvc_repro_with_each_dataset(project, tiny_params, make, tmp_path_factor
     assert labels == sorted(manifest["genre"].unique())
     assert 0 <= json.loads((project / "metrics/eval.json").read_text())["accuracy"] <= 1
     assert (project / "reports/index.html").exists()
+    # no new-music folder configured: no unrelated synth music is rendered, nothing fails, the page says so
+    assert sorted(p.name for p in (project / "data/new").iterdir()) == [".mir-output", "new_music.json"]
+    assert json.loads((project / "metrics/drift.json").read_text())["configured"] is False
+    assert "no new music is configured" in (project / "reports/index.html").read_text()
     rejected = pd.read_csv(project / "data/rejected.csv", dtype=str)
     ds = tiny_params["data"]["dataset"]
     if ds == "gtzan":

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT, TINY, _merge
+from tests.conftest import ROOT, TINY, _merge, project_folders
 
 pytestmark = pytest.mark.slow
 TARGETS = ["evaluate"]
@@ -42,6 +42,7 @@ def harness():
 @pytest.fixture(scope="module")
 def proj(tmp_path_factory, harness):
     root = tmp_path_factory.mktemp("retrain")
+    project_folders(root)
     shutil.copy(ROOT / "dvc.yaml", root / "dvc.yaml")
     shutil.copytree(ROOT / "mir", root / "mir", ignore=shutil.ignore_patterns("__pycache__"))
     params = _merge(yaml.safe_load((ROOT / "params.yaml").read_text()), TINY)
@@ -77,7 +78,7 @@ def test_deployments_register_with_cron_schedules(harness):
             return [await client.read_deployment(i) for i in ids]
 
     got = {d.name: d for d in asyncio.run(go())}
-    assert set(got) == {"mir-pipeline-nightly", "mir-retrain-on-new-genres"}
+    assert set(got) == {"mir-pipeline-nightly", "mir-retrain-on-new-genres", "mir-monitor"}
     for d in got.values():
         assert d.schedules and d.schedules[0].schedule.cron
 

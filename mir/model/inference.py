@@ -1,21 +1,22 @@
 """One inference engine for every stage: each clip through the model's body once, on the fastest runtime.
 
-Every model mir trains ends in the same head (``drop_embed → embedding → drop_out → genre``,
-:data:`mir.model.architectures.HEAD_LAYERS`); everything before it is the **body**. The
+Every model mir trains ends in a head of Dense layers (``drop_embed → embedding → drop_out → genre``,
+:data:`mir.model.architectures.HEAD_LAYERS`; ``fma_cnn``'s starts at ``embedding``); everything before it
+is the **body**. The
 body is where the cost is (musicnn's: 2.8 GFLOP per 3-s chunk); the head is two Dense
 layers. So the engine
 
 1. builds a **body network** (Keras, from the model's own layers): input → the body's
    output (the head's input) and, for every feature map :func:`feature_map_layers`
-   names, its channel means and channel means of squares (pooled in the network, so no
-   feature map reaches host memory: monitoring's per-layer statistics);
-2. runs it on the **runtime** chosen by ``inference.runtime`` (:func:`available_runtimes`):
+   names, its channel means and variances (pooled in the network, so no feature map reaches
+   host memory: monitoring's per-layer statistics);
+2. runs it on the **runtime** chosen by ``inference.runtime`` (:mod:`mir.model.runtimes`):
    OpenVINO or ONNX Runtime on an ONNX export of the body network (made with Keras'
    ``model.export(format="onnx")``, cached by the body's weights hash under
    ``<inference.cache_dir>/exports/``, checked against Keras on a probe batch before it
    is used), or Keras itself — on a GPU, and as the fallback when a model can't be
    exported (one log line says why);
-3. caches the body's outputs **per clip** (:class:`BodyCache`): keyed by the SHA-256 of the
+3. caches the body's outputs **per clip** (:class:`mir.model.body_cache.BodyCache`): keyed by the SHA-256 of the
    clip's log-mel features (a function of the audio and every feature parameter), the
    chunking and the body's weights hash. train (validation chunks), evaluate, monitor
    (reference, calibration, new music), the retrain comparison and repeated ``mir monitor``
@@ -44,13 +45,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mir.model.body_cache import BodyCache, clip_digest
+from mir.model.runtimes import (AUTO_ORDER, KerasRunner, OnnxRuntimeRunner, OpenVinoRunner, default_threads,
+                                remote_body)
+
 if TYPE_CHECKING:  # pragma: no cover
     from mir.config import Config
 
 #: ``inference.runtime`` values; ``auto`` takes the first that works of :data:`AUTO_ORDER` (Keras on a GPU).
 RUNTIMES = ("auto", "openvino", "onnxruntime", "keras")
-#: The runtimes ``auto`` tries on a CPU, fastest first (bench/embed.py measures them).
-AUTO_ORDER = ("openvino", "onnxruntime")
 #: Bumped when what a cache entry or an export holds changes (old entries are then never read).
 SCHEMA = 2
 #: The first head layer: the body is everything before it (models without it: the ``embedding`` layer).
@@ -171,149 +174,6 @@ def body_hash(body) -> str:
     return h.hexdigest()[:20]
 
 
-# ------------------------------------------------------------------------------------------- runtimes
-
-
-class _KerasRunner:
-    name = "keras"
-
-    def __init__(self, net, batch_size: int):
-        self.net, self.batch_size = net, batch_size
-
-    def __call__(self, *xs: np.ndarray) -> list[np.ndarray]:
-        out = self.net.predict(list(xs) if len(xs) > 1 else xs[0], batch_size=self.batch_size, verbose=0)
-        return [np.asarray(o, dtype=np.float32) for o in (out if isinstance(out, (list, tuple)) else [out])]
-
-
-class _OnnxRuntimeRunner:
-    name = "onnxruntime"
-
-    def __init__(self, path: Path, threads: int, batch_size: int):
-        import onnxruntime as ort
-
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        so.log_severity_level = 3
-        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()]
-        self.session = ort.InferenceSession(str(path), so, providers=providers)
-        self.inputs = [i.name for i in self.session.get_inputs()]
-        self.batch_size = batch_size
-        self.provider = self.session.get_providers()[0]
-
-    def __call__(self, *xs: np.ndarray) -> list[np.ndarray]:
-        b = self.batch_size
-        parts = [self.session.run(None, {n: x[i:i + b] for n, x in zip(self.inputs, xs)})
-                 for i in range(0, len(xs[0]), b)]
-        return [np.concatenate(p) for p in zip(*parts)]
-
-
-class _OpenVinoRunner:
-    name = "openvino"
-
-    def __init__(self, path: Path, threads: int, batch_size: int):
-        import openvino as ov
-
-        # f32 explicitly: on CPUs with AVX512-BF16/AMX OpenVINO would otherwise infer in bfloat16
-        self.compiled = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_NUM_THREADS": threads,
-                                                                  "INFERENCE_PRECISION_HINT": "f32"})
-        self.request = self.compiled.create_infer_request()
-        self.batch_size = batch_size
-        self.provider = "CPU"
-
-    def __call__(self, *xs: np.ndarray) -> list[np.ndarray]:
-        parts, b = [], self.batch_size
-        for i in range(0, len(xs[0]), b):
-            res = self.request.infer({k: np.ascontiguousarray(x[i:i + b]) for k, x in enumerate(xs)})
-            parts.append([np.array(res[o], copy=True) for o in self.compiled.outputs])
-        return [np.concatenate(p) for p in zip(*parts)]
-
-
-def available_runtimes() -> list[str]:
-    """The runtimes importable here (Keras always)."""
-    import importlib.util
-
-    found = [r for r in AUTO_ORDER if importlib.util.find_spec(r) is not None]
-    return found + ["keras"]
-
-
-def default_threads() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-# ------------------------------------------------------------------------------------------- the cache
-
-
-class BodyCache:
-    """Per-clip body outputs: ``<root>/body/<body key>/<sha[:2]>/<sha>.npz``.
-
-    ``sha`` is the SHA-256 of the clip's log-mel (float16) bytes and shape; the body key hashes
-    the body's weights, the chunk length and :data:`SCHEMA`, so an entry is read only for the same
-    features, chunking and weights. Entries are written atomically; an unreadable one is recomputed.
-    """
-
-    def __init__(self, root: str | os.PathLike[str], key: str, *, max_mb: float = 4096):
-        self.root = Path(root)
-        self.dir = self.root / "body" / key
-        self.max_bytes = int(max_mb * 2**20)
-        self.written = 0
-
-    def _path(self, sha: str) -> Path:
-        return self.dir / sha[:2] / f"{sha}.npz"
-
-    def get(self, sha: str) -> dict[str, np.ndarray] | None:
-        p = self._path(sha)
-        try:
-            with np.load(p) as z:
-                out = {k: z[k] for k in z.files}
-        except (OSError, ValueError, EOFError, KeyError):  # absent, or torn by something other than mir
-            return None
-        with contextlib.suppress(OSError):
-            os.utime(p)  # least recently *used* goes first
-        return out
-
-    def put(self, sha: str, arrays: dict[str, np.ndarray]) -> None:
-        from mir.io import atomic_path
-
-        with atomic_path(self._path(sha)) as tmp, open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-        self.written += 1
-
-    def evict(self) -> int:
-        """Delete least recently used entries (all bodies) until the cache is within its bound."""
-        return evict(self.root, self.max_bytes)
-
-
-def evict(root: str | os.PathLike[str], max_bytes: int) -> int:
-    """Delete the least recently used body entries under ``root`` until they total ≤ ``max_bytes``."""
-    files = []
-    for p in (Path(root) / "body").glob("*/*/*.npz"):
-        with contextlib.suppress(OSError):
-            st = p.stat()
-            files.append((st.st_mtime, st.st_size, p))
-    total = sum(f[1] for f in files)
-    removed = 0
-    for _, size, p in sorted(files, key=lambda f: f[0]):
-        if total <= max_bytes:
-            break
-        with contextlib.suppress(OSError):
-            p.unlink()
-            total -= size
-            removed += 1
-    return removed
-
-
-def clip_digest(X, row: int) -> str:
-    """SHA-256 of one clip's stored features (its bytes and shape)."""
-    a = np.ascontiguousarray(X[row])
-    h = hashlib.sha256(f"{a.dtype}{a.shape}".encode())
-    h.update(a.tobytes())
-    return h.hexdigest()
-
-
 # ------------------------------------------------------------------------------------------- the engine
 
 
@@ -426,7 +286,7 @@ class Engine:
 
         keras = _keras()
         net, runtime = self._nets[tag], self.requested
-        keras_runner = _KerasRunner(net, max(self.batch_size, 64))
+        keras_runner = KerasRunner(net, max(self.batch_size, 64))
         if runtime == "keras" or (runtime == "auto" and accelerator(keras.backend.backend())[0] == "gpu"):
             return keras_runner  # on a GPU: Keras on the backend's GPU
         if tag != "stats" and "stats" in self._runners and self._runners["stats"].name == "keras":
@@ -435,7 +295,7 @@ class Engine:
         for name in ([runtime] if runtime != "auto" else list(AUTO_ORDER)):
             try:
                 path = self.export_onnx(tag)
-                cls = _OpenVinoRunner if name == "openvino" else _OnnxRuntimeRunner
+                cls = OpenVinoRunner if name == "openvino" else OnnxRuntimeRunner
                 runner = cls(path, self.threads, self.batch_size)
                 self._verify(runner, keras_runner, path, head=tag in ("stats", "plain"))
                 return runner
@@ -546,7 +406,7 @@ class Engine:
             atexit.register(self._client.close)
         t0 = time.perf_counter()
         step = 4 * self.batch_size
-        futures = self._client.map(_remote_body, [x[i:i + step] for i in range(0, len(x), step)],
+        futures = self._client.map(remote_body, [x[i:i + step] for i in range(0, len(x), step)],
                                    path=str(path.resolve()), runtime=self.runtime, per_call=self.batch_size,
                                    pure=False)
         parts = self._client.gather(futures)
@@ -667,18 +527,6 @@ class Engine:
     def describe(self) -> str:
         prov = getattr(self.runner("stats"), "provider", "")
         return f"{self.runtime}{f' ({prov})' if prov else ''}, {self.threads} thread(s), body {self.key}"
-
-
-_REMOTE: dict = {}
-
-
-def _remote_body(x: np.ndarray, *, path: str, runtime: str, per_call: int) -> list[np.ndarray]:
-    """A Dask task: the exported body on ``x``, one runner per worker process and export (one thread each)."""
-    key = (path, runtime)
-    if key not in _REMOTE:
-        cls = _OpenVinoRunner if runtime == "openvino" else _OnnxRuntimeRunner
-        _REMOTE[key] = cls(Path(path), 1, per_call)
-    return _REMOTE[key](np.asarray(x, dtype=np.float32))
 
 
 def _probe(net, *, n: int) -> list[np.ndarray]:

@@ -332,13 +332,60 @@ def new_genre_drift(songs: "pd.DataFrame", ref: Reference, *, alpha: float) -> d
             "retrain_suggested": bool(p < alpha)}
 
 
+def _record(cfg: "Config", ref: Reference, songs: "pd.DataFrame", out: dict, *, origin: str) -> dict:
+    """Add the run to the Evidently workspace (:func:`mir.monitoring.history.record`); a failure is one line."""
+    from mir.monitoring import history
+
+    try:
+        h = history.record(cfg, reference=ref.table, current=songs, columns=drift_columns(ref, songs),
+                           categorical=[PRED_COLUMN], verdict=out, genres=ref.genres, origin=origin)
+    except Exception as err:  # noqa: BLE001 - the reports are written; the history is an extra
+        print(f"monitor: the run was not added to the Evidently workspace {cfg.monitor.workspace}: {err}")
+        return {"error": str(err)}
+    print(f"monitor: run added to the Evidently workspace {h['workspace']} (snapshot {h['snapshot_id']}, "
+          f"model {h['model_version']}); see it with `mir monitor ui`")
+    return h
+
+
 def drift_columns(ref: Reference, current: "pd.DataFrame") -> list[str]:
     """The numeric columns compared by the drift report (the prediction is compared as a category)."""
     skip = set(DRIFT_EXCLUDE) | {PRED_COLUMN}
     return [c for c in ref.table.columns if c not in skip and c in current.columns]
 
 
-def monitor(cfg: "Config", *, new_dir: str | Path | None = None, progress: bool = True) -> dict:
+def resolve_new_music(cfg: "Config") -> tuple[Path | None, str | None]:
+    """The folder the monitor stage analyses, from what the new_music stage wrote: ``(folder, None)``,
+    or ``(None, why)`` when no new music is configured (or the configured folder holds no audio yet)."""
+    from mir.datasets import new_music_status
+
+    status = new_music_status(cfg)
+    if status is None or status.get("source") == "synth" and status.get("configured", True):
+        return Path(cfg.paths.new_music), None
+    if not status.get("configured", True):
+        return None, status.get("message") or "no new music is configured"
+    if not status.get("n_files"):
+        return None, (f"the new-music folder {status.get('root')} holds no audio yet: put songs in <root>/<genre>/ "
+                      "(labelled) or <root>/ (unlabelled), then dvc repro")
+    return (Path(cfg.paths.new_music) if status.get("snapshot", True) else Path(status["root"])), None
+
+
+def _not_configured(cfg: "Config", why: str) -> dict:
+    """The monitor stage's outputs when there is no new music: pages and a verdict that say so, and how to add it."""
+    from mir.io import write_json, write_text
+    from mir.reports.html import esc, page
+
+    reports = Path(cfg.paths.reports)
+    body = f"<h2>No new music to monitor</h2><p>{esc(why)}.</p>"
+    for name, title in (("drift.html", "mir — drift"), ("generalization.html", "mir — generalisation")):
+        write_text(reports / name, page(title, body))
+    out = {"configured": False, "message": why, "drift": None, "n_clips": 0}
+    write_json(Path(cfg.paths.metrics) / "drift.json", out)
+    print(f"monitor: {why}")
+    return out
+
+
+def monitor(cfg: "Config", *, new_dir: str | Path | None = None, progress: bool = True,
+            origin: str | None = None) -> dict:
     """Stage ``monitor``: drift + generalisation reports for a folder of new music.
 
     Parameters
@@ -346,9 +393,13 @@ def monitor(cfg: "Config", *, new_dir: str | Path | None = None, progress: bool 
     cfg : Config
         Validated parameters.
     new_dir : str or Path, optional
-        The new-music folder (default ``paths.new_music``).
+        The new-music folder (default: what the new_music stage prepared, :func:`resolve_new_music`;
+        with no new music configured the reports and ``metrics/drift.json`` say so and how to add it).
     progress : bool
         Show progress bars.
+    origin : str, optional
+        What runs the monitor, recorded with the run's snapshot in the Evidently workspace
+        (:mod:`mir.monitoring.history`); default ``stage`` (no ``new_dir``) or ``cli``.
 
     Returns
     -------
@@ -367,7 +418,14 @@ def monitor(cfg: "Config", *, new_dir: str | Path | None = None, progress: bool 
     from mir.io import read_json, write_json
     from mir.monitoring.generalization import write_generalization
 
-    new_dir = Path(new_dir or cfg.paths.new_music)
+    import os
+
+    origin = origin or os.environ.get("MIR_MONITOR_ORIGIN") or ("cli" if new_dir is not None else "stage")
+    if new_dir is None:
+        new_dir, why = resolve_new_music(cfg)
+        if new_dir is None:
+            return _not_configured(cfg, why)
+    new_dir = Path(new_dir)
     from mir.monitoring.tables import list_new_music
 
     list_new_music(new_dir)  # fail fast (one clear line) on a missing or empty folder, before loading the model
@@ -410,6 +468,9 @@ def monitor(cfg: "Config", *, new_dir: str | Path | None = None, progress: bool 
         "n_unknown_flagged": int(songs["unknown"].sum()),
         "unknown_flagged_share": round(float(songs["unknown"].mean()), 4),
         "unknown_songs": songs.loc[songs["unknown"], "song_id"].tolist(),
+        "unknown_detail": [{"song_id": r.song_id, "label": r.label, "predicted": r.predicted,
+                            "nearest_genre": r.nearest_genre, "ood_score": round(float(r.ood_score), 4)}
+                           for r in songs.loc[songs["unknown"]].itertuples()],
         "unknown_genre_flagged_share": (round(float(songs["unknown"][unknown_genre].mean()), 4)
                                         if unknown_genre.any() else None),
         # two kinds of novelty: new_source (= unknown, far from all training music) and new_genre (meant to
@@ -433,6 +494,7 @@ def monitor(cfg: "Config", *, new_dir: str | Path | None = None, progress: bool 
     }
     write_generalization(reports / "generalization.html", songs=songs, genres=genres, new_metrics=new_metrics,
                          test_metrics=test_metrics, cm=cm, rejected=rejected, summary=out)
+    out["history"] = _record(cfg, ref, songs, out, origin=origin)
     write_json(Path(cfg.paths.metrics) / "drift.json", out)
     acc_s = "n/a" if new_metrics is None else f"{new_metrics['accuracy']:.3f}"
     print(f"monitor: {len(songs)} new songs ({len(rejected)} skipped), drift "

@@ -184,6 +184,53 @@ def _history_png(csv: Path) -> bytes | None:
     return figure_png(fig)
 
 
+def _history(cfg: "Config") -> list[dict[str, Any]]:
+    """The monitor runs of the Evidently workspace (``[]`` without one, or when it can't be read)."""
+    if not Path(cfg.monitor.workspace).is_dir():
+        return []
+    try:
+        from mir.monitoring.history import load_history
+
+        return load_history(cfg)
+    except Exception as err:  # noqa: BLE001 - a broken workspace must not stop the report
+        print(f"report: the Evidently workspace {cfg.monitor.workspace} can't be read ({err})")
+        return []
+
+
+#: (column of the history, label) drawn on the index page's drift-over-time chart and table.
+HISTORY_SERIES = (("mir_share_drifted", "share of drifted columns"), ("mir_unknown_share", "share flagged unknown"),
+                  ("mir_unknown_expected_share", "expected share unknown"), ("mir_accuracy", "accuracy (labelled)"),
+                  ("mir_macro_f1", "macro-F1 (labelled)"))
+
+
+def history_spec(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """A Vega-Lite line chart of the monitor runs: x = run (time), one line per number of HISTORY_SERIES."""
+    from mir.reports.vega import SCHEMA
+
+    values = [{"run": f"{i + 1}: {r['timestamp']}", "series": label, "value": r[col]}
+              for i, r in enumerate(history) for col, label in HISTORY_SERIES if r.get(col) is not None]
+    return {"$schema": SCHEMA, "width": 520, "height": 220, "data": {"values": values},
+            "mark": {"type": "line", "point": True},
+            "encoding": {"x": {"field": "run", "type": "ordinal", "title": "monitor run", "sort": None},
+                         "y": {"field": "value", "type": "quantitative", "scale": {"domain": [0, 1]}},
+                         "color": {"field": "series", "type": "nominal", "title": None}}}
+
+
+def _history_section(cfg: "Config", history: list[dict[str, Any]]) -> str:
+    from mir.reports.html import esc, table
+
+    head = "<h2 id=\"monitoring\">Monitoring over time</h2>"
+    if not history:
+        return head + (f"<p class=\"muted\">No monitor run in the Evidently workspace <code>"
+                       f"{esc(cfg.monitor.workspace)}</code> yet.</p>")
+    rows = [[i + 1, r["timestamp"], r.get("origin", ""), r.get("model_version", ""),
+             *[("—" if r.get(c) is None else round(r[c], 3)) for c, _ in HISTORY_SERIES],
+             "yes" if r.get("mir_drift") else "no"] for i, r in enumerate(history)]
+    return (head + f"<p>{len(history)} monitor run(s) in the Evidently workspace <code>{esc(cfg.monitor.workspace)}"
+            "</code> (the chart is with the plots above; <code>mir monitor ui</code> shows Evidently's dashboard).</p>"
+            + table(["run", "time (UTC)", "by", "model", *[label for _, label in HISTORY_SERIES], "drift"], rows))
+
+
 def build_report(cfg: "Config", *, progress: bool = True) -> Path:
     """Stage ``report``: write ``reports/index.html``.
 
@@ -216,7 +263,9 @@ def build_report(cfg: "Config", *, progress: bool = True) -> Path:
         cards += [("test accuracy", f"{m['eval']['accuracy']:.3f}"), ("macro-F1", f"{m['eval']['macro_f1']:.3f}")]
         if "accuracy" in m["eval"].get("baseline", {}):
             cards.append((f"baseline ({m['eval']['baseline']['kind']})", f"{m['eval']['baseline']['accuracy']:.3f}"))
-    if m["drift"]:
+    if m["drift"] and m["drift"].get("configured") is False:
+        cards.append(("drift on new music", "no new music configured"))
+    elif m["drift"]:
         cards.append(("drift on new music", "detected" if m["drift"].get("drift", m["drift"]["dataset_drift"]) else "none"))
         if m["drift"].get("new_music_accuracy") is not None:
             cards.append(("accuracy on new music", f"{m['drift']['new_music_accuracy']:.3f}"))
@@ -225,6 +274,9 @@ def build_report(cfg: "Config", *, progress: bool = True) -> Path:
     body += "".join(f'<div class="card">{esc(k)}<b>{esc(v)}</b></div>' for k, v in cards)
 
     specs = dvc_plot_specs("dvc.yaml")
+    history = _history(cfg)
+    if len(history) >= 1:
+        specs = [*specs, ("Monitoring over time (one point per monitor run)", history_spec(history), None)]
     charts = charts_html(specs)
     has_vega = 'class="dvc-plot"' in charts
     body += _links(reports, has_plots=bool(charts))
@@ -259,12 +311,15 @@ def build_report(cfg: "Config", *, progress: bool = True) -> Path:
         body += "<h2>Per-genre test scores</h2>" + table(
             ["genre", "precision", "recall", "F1", "support"],
             [(g, v["precision"], v["recall"], v["f1"], v["support"]) for g, v in pc.items()])
-    if m["drift"]:
+    if m["drift"] and m["drift"].get("configured") is False:
+        body += f'<h2>New music</h2><p class="bad">{esc(m["drift"]["message"])}.</p>'
+    elif m["drift"]:
         d = m["drift"]
         body += (f"<h2>New music</h2><p>{d['n_clips']} clips from <code>{esc(d['new_music'])}</code>; "
                  f"{d['n_drifted']} of {d['n_columns']} summary features drifted "
                  f"({esc(', '.join(d['drifted_columns']) or 'none')}).</p>")
         body += table(["genre", "share of predictions"], sorted(d["predicted_share"].items()))
+    body += _history_section(cfg, history)
     params = json.dumps(cfg.model_dump(by_alias=True), indent=2)
     body += f"<h2>Parameters</h2><details><summary>params.yaml as validated</summary><pre>{esc(params)}</pre></details>"
     sub = f"run {rid} · commit {commit} · {now:%Y-%m-%d %H:%M} UTC"

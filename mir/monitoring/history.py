@@ -1,0 +1,252 @@
+"""Monitoring over time: every monitor run as a snapshot in a local Evidently workspace.
+
+``monitor.workspace`` (default ``evidently/``, git-ignored and outside DVC's outputs, like the
+registry) is an Evidently 0.7 local workspace with one project, ``monitor.project``. Each run of
+the monitor (the ``monitor`` stage, ``mir monitor --new DIR``, the ``mir-monitor`` flow) adds one
+snapshot (:func:`record`): Evidently's ``DataDriftPreset`` over the same columns as
+``reports/drift.html`` plus the run's numbers as ``MeanValue`` metrics of constant columns
+(``mir_*``: the run's share of drifted columns, share of songs flagged unknown and its expected
+share, accuracy / macro-F1 on labelled new music, the share of each predicted genre, the registry
+version of the model), so Evidently's own dashboard can plot them per run. The same numbers are
+kept in the snapshot's metadata, which :func:`load_history` reads back for ``reports/index.html``.
+
+``mir monitor ui`` (:func:`ui_command`) serves the workspace with ``evidently ui`` on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from mir.config import Config
+
+__all__ = ["SUMMARY", "dashboard_panels", "load_history", "model_version", "record", "summary_of", "ui_command"]
+
+#: (column in the snapshot, key in metrics/drift.json, what it is) — one MeanValue metric each.
+SUMMARY = (
+    ("mir_share_drifted", "share_drifted", "share of drifted columns (Evidently)"),
+    ("mir_unknown_share", "unknown_flagged_share", "share of songs flagged unknown"),
+    ("mir_unknown_expected_share", "unknown_expected_share", "expected share flagged unknown (in-distribution)"),
+    ("mir_accuracy", "new_music_accuracy", "accuracy on labelled new music"),
+    ("mir_macro_f1", "new_music_macro_f1", "macro-F1 on labelled new music"),
+    ("mir_drift", "drift", "drift verdict (1 = drift)"),
+    ("mir_n_songs", "n_clips", "songs analysed"),
+)
+MEAN_VALUE = "evidently:metric_v2:MeanValue"
+PRED_PREFIX = "mir_pred_share_"
+VERSION_COLUMN = "mir_model_version"
+
+
+def model_version(cfg: "Config") -> str:
+    """The registry version of the model in ``paths.models`` (matched by MD5), else ``unregistered``."""
+    from mir.io import file_digest
+    from mir.registry import load_registry
+
+    path = Path(cfg.paths.models) / "model.keras"
+    try:
+        versions = load_registry(cfg.registry.path)
+    except ValueError:
+        versions = []
+    if not path.exists() or not versions:
+        return "unregistered"
+    md5 = file_digest(path, algorithm="md5")
+    match = [v for v in versions if v.get("model_md5") == md5]
+    return match[-1]["version"] if match else "unregistered"
+
+
+def _version_number(version: str) -> float:
+    """``v3`` → 3 (the dashboard plots a number); ``unregistered`` → 0."""
+    v = str(version)
+    return float(v[1:]) if v.startswith("v") and v[1:].isdigit() else 0.0
+
+
+def summary_of(verdict: dict, *, genres: list[str], version: str) -> dict[str, float]:
+    """The run's numbers as ``{column: value}`` (``None`` values, e.g. accuracy without labels, left out)."""
+    out: dict[str, float] = {}
+    for col, key, _ in SUMMARY:
+        v = verdict.get(key)
+        if v is not None:
+            out[col] = float(v)
+    for g in genres:
+        out[PRED_PREFIX + g] = float((verdict.get("predicted_share") or {}).get(g, 0.0))
+    out[VERSION_COLUMN] = _version_number(version)
+    return out
+
+
+def _workspace(path: str | os.PathLike[str]):
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    from evidently.ui.workspace import Workspace
+
+    Path(path).mkdir(parents=True, exist_ok=True)
+    return Workspace(str(path))
+
+
+def _project(ws, name: str, *, create: bool = True):
+    found = [p for p in ws.list_projects() if p.name == name]
+    if found:
+        return found[0]
+    if not create:
+        return None
+    project = ws.create_project(name)
+    project.description = "mir: drift, unknown songs, accuracy and the model version of every monitor run"
+    project.save()
+    return project
+
+
+def dashboard_panels(genres: list[str]) -> list:
+    """The project's dashboard: one panel per question, a point per monitor run."""
+    from evidently.sdk.models import PanelMetric
+    from evidently.sdk.panels import counter_panel, line_plot_panel, text_panel
+
+    def mv(col: str, legend: str) -> "PanelMetric":
+        return PanelMetric(legend=legend, metric=MEAN_VALUE, metric_labels={"column": col})
+
+    return [
+        text_panel(title="mir — new music over time",
+                   description="One point per monitor run (the monitor stage, mir monitor, the mir-monitor flow)."),
+        counter_panel(title="Monitor runs", size="full", aggregation="sum",
+                      values=[PanelMetric(legend="runs", metric=MEAN_VALUE,
+                                          metric_labels={"column": "mir_drift_run"})]),
+        line_plot_panel(title="Share of drifted columns", size="half",
+                        description="Evidently's DataDriftPreset: features, embedding PCs, confidence, genre",
+                        values=[PanelMetric(legend="share drifted", metric="evidently:metric_v2:DriftedColumnsCount",
+                                            metric_labels={"value_type": "share"})]),
+        line_plot_panel(title="Songs flagged unknown", size="half",
+                        description="share flagged vs the share in-distribution music gives",
+                        values=[mv("mir_unknown_share", "flagged"), mv("mir_unknown_expected_share", "expected")]),
+        line_plot_panel(title="Accuracy and macro-F1 on labelled new music", size="half",
+                        values=[mv("mir_accuracy", "accuracy"), mv("mir_macro_f1", "macro-F1")]),
+        line_plot_panel(title="Predicted-genre shares", size="half",
+                        values=[mv(PRED_PREFIX + g, g) for g in genres]),
+        line_plot_panel(title="Model version (registry) per run", size="half",
+                        description="v1 = 1, v2 = 2, …; 0 = a model not in the registry",
+                        values=[mv(VERSION_COLUMN, "model version")]),
+    ]
+
+
+def _ensure_dashboard(ws, project, genres: list[str]) -> None:
+    """(Re)write the dashboard when it lacks a panel (a genre seen for the first time, a new project)."""
+    from evidently.sdk.models import DashboardModel, DashboardTabModel
+
+    current = ws.get_dashboard(project.id)
+    want = dashboard_panels(genres)
+    have = {(p.title, tuple(v.legend for v in p.values)) for p in current.panels}
+    if all((p.title, tuple(v.legend for v in p.values)) in have for p in want):
+        return
+    ws.save_dashboard(project.id, DashboardModel(
+        tabs=[DashboardTabModel(title="Monitoring", panels=[p.id for p in want])], panels=want))
+
+
+def record(cfg: "Config", *, reference: "pd.DataFrame", current: "pd.DataFrame", columns: list[str],
+           categorical: list[str], verdict: dict, genres: list[str], origin: str,
+           timestamp: _dt.datetime | None = None) -> dict[str, Any]:
+    """Add this monitor run to the workspace as one Evidently snapshot; return where it went.
+
+    Parameters
+    ----------
+    reference, current : pandas.DataFrame
+        The drift report's tables (training clips, new songs).
+    columns, categorical : list of str
+        The numeric and categorical columns compared (those of ``reports/drift.html``).
+    verdict : dict
+        The run's ``metrics/drift.json`` (its numbers become the ``mir_*`` metrics).
+    genres : list of str
+        The model's genres (the predicted-genre panel).
+    origin : str
+        What ran the monitor (``stage``, ``cli``, ``flow <run id>``), kept as a tag and in the metadata.
+
+    Returns
+    -------
+    dict
+        ``workspace``, ``project_id``, ``snapshot_id``, ``model_version``, ``timestamp``.
+    """
+    import warnings
+
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.metrics import MeanValue
+    from evidently.presets import DataDriftPreset
+
+    version = model_version(cfg)
+    summary = summary_of(verdict, genres=genres, version=version)
+    summary["mir_drift_run"] = 1.0
+    ts = timestamp or _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+
+    def frame(df):
+        out = df[list(columns)].copy()
+        out.columns = [str(c) for c in out.columns]
+        for c in categorical:
+            out[c] = df[c].astype(str).to_numpy()
+        for k, v in summary.items():
+            out[k] = v
+        return out
+
+    definition = DataDefinition(numerical_columns=[str(c) for c in columns] + list(summary),
+                                categorical_columns=list(categorical))
+    report = Report([DataDriftPreset(columns=[str(c) for c in columns] + list(categorical),
+                                     drift_share=cfg.monitor.drift_share),
+                     *[MeanValue(column=k) for k in summary]])
+    meta = {"origin": origin, "model_version": version, "new_music": str(verdict.get("new_music", "")),
+            **{k: f"{v:.6g}" for k, v in summary.items()}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        snapshot = report.run(Dataset.from_pandas(frame(current), data_definition=definition),
+                              Dataset.from_pandas(frame(reference), data_definition=definition),
+                              timestamp=ts, tags=["mir", origin.split()[0], version], metadata=meta,
+                              name=f"{ts:%Y-%m-%d %H:%M:%S} {origin}")
+    ws = _workspace(cfg.monitor.workspace)
+    project = _project(ws, cfg.monitor.project)
+    ref = ws.add_run(project.id, snapshot)
+    _ensure_dashboard(ws, project, sorted(set(genres) | set(_seen_genres(ws, project))))
+    return {"workspace": str(cfg.monitor.workspace), "project_id": str(project.id), "snapshot_id": str(ref.id),
+            "model_version": version, "timestamp": f"{ts:%Y-%m-%dT%H:%M:%S}"}
+
+
+def _seen_genres(ws, project) -> list[str]:
+    out = set()
+    for p in ws.get_dashboard(project.id).panels:
+        if p.title == "Predicted-genre shares":
+            out |= {v.legend for v in p.values if v.legend}
+    return sorted(out)
+
+
+def load_history(cfg: "Config") -> list[dict[str, Any]]:
+    """Every run in the workspace project, oldest first: ``snapshot_id``, ``timestamp``, ``origin``,
+    ``model_version`` and the ``mir_*`` numbers (``[]`` without a workspace)."""
+    root = Path(cfg.monitor.workspace)
+    if not root.is_dir():
+        return []
+    ws = _workspace(root)
+    project = _project(ws, cfg.monitor.project, create=False)
+    if project is None:
+        return []
+    rows = []
+    for sid in ws.list_runs(project.id):
+        snap = ws.get_run(project.id, sid)
+        if snap is None:
+            continue
+        meta = dict(snap.metadata or {})
+        row: dict[str, Any] = {"snapshot_id": str(sid), "timestamp": snap.timestamp.strftime("%Y-%m-%d %H:%M:%S"),
+                               "origin": meta.get("origin", ""), "model_version": meta.get("model_version", "")}
+        for k, v in meta.items():
+            if k.startswith("mir_"):
+                try:
+                    row[k] = float(v)
+                except (TypeError, ValueError):
+                    pass
+        rows.append(row)
+    return sorted(rows, key=lambda r: (r["timestamp"], r["snapshot_id"]))
+
+
+def ui_command(cfg: "Config", *, port: int = 8000) -> list[str]:
+    """``evidently ui`` on 127.0.0.1 for ``monitor.workspace`` (the argv ``mir monitor ui`` runs)."""
+    import shutil
+    import sys
+
+    exe = Path(sys.executable).parent / "evidently"
+    evidently = str(exe) if exe.exists() else (shutil.which("evidently") or "evidently")
+    return [evidently, "ui", "--workspace", str(cfg.monitor.workspace), "--host", "127.0.0.1", "--port", str(port)]
