@@ -232,4 +232,4 @@ def test_with_the_dask_engine_the_body_pass_runs_on_the_cluster(tmp_path):
         _close(out, ref, "dask")
         assert len(list(tmp_path.glob("body/*/*/*.npz"))) == 5
     finally:
-        e._client.close()
+        e.close()

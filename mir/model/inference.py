@@ -228,7 +228,7 @@ class Engine:
         self.body_seconds = 0.0
         self.requested = runtime
         self.dask, self.dask_address, self.dask_workers = dask, dask_address, dask_workers
-        self._client = None
+        self._client = self._cluster = None
         self._runners: dict[str, Any] = {}
         self._nets = {"stats": self.body, "plain": body_network(model)}
         self.runtime = self.runner("stats").name
@@ -399,11 +399,10 @@ class Engine:
             if self.dask_address:
                 self._client = Client(self.dask_address)
             else:
-                cluster = LocalCluster(n_workers=self.dask_workers or self.threads, threads_per_worker=1,
-                                       processes=True, dashboard_address=None)
-                self._client = Client(cluster)
-                atexit.register(cluster.close)
-            atexit.register(self._client.close)
+                self._cluster = LocalCluster(n_workers=self.dask_workers or self.threads, threads_per_worker=1,
+                                             processes=True, dashboard_address=None)
+                self._client = Client(self._cluster)
+            atexit.register(self.close)
         t0 = time.perf_counter()
         step = 4 * self.batch_size
         futures = self._client.map(remote_body, [x[i:i + step] for i in range(0, len(x), step)],
@@ -523,6 +522,14 @@ class Engine:
         feats = self.runner("rest")(wbn, w74, w77)[0]
         self.body_seconds += time.perf_counter() - t0
         return self._head(feats)[0]
+
+    def close(self) -> None:
+        """Close the Dask client (and the local cluster this engine started), if any."""
+        for c in (self._client, self._cluster):
+            if c is not None:
+                with contextlib.suppress(Exception):
+                    c.close()
+        self._client = self._cluster = None
 
     def describe(self) -> str:
         prov = getattr(self.runner("stats"), "provider", "")
