@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from test_new_music import record_runs
-from test_site_chromium import CHROMIUM, CDP  # noqa: F401 - skips without chromium, like that test
+from test_site_chromium import CHROMIUM, CDP, launch_chromium  # noqa: F401 - skips without chromium, like that test
 
 
 class FetchCDP(CDP):
@@ -123,22 +123,8 @@ def test_dashboard_shows_both_runs_in_headless_chromium(evidently_ui, tmp_path):
     base, projects, runs = evidently_ui
     (project,) = projects
     assert project["id"] == runs[0]["project_id"]
-    profile = tmp_path / "profile"
-    args = [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--disable-extensions", "--disable-breakpad",
-            "--disable-features=MediaRouter,OptimizationHints,Translate", "--metrics-recording-only",
-            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--remote-debugging-address=127.0.0.1",
-            "--remote-debugging-port=0", f"--user-data-dir={profile}", "--window-size=1400,1000", "about:blank"]
-    clog = open(tmp_path / "chromium.log", "w")
-    proc = subprocess.Popen(args, stdout=clog, stderr=subprocess.STDOUT)
-    try:
-        port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 60
-        while not (port_file.exists() and port_file.read_text().strip()):
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "chromium.log").read_text()[-3000:]
-            time.sleep(0.1)
-        devtools = f"http://127.0.0.1:{int(port_file.read_text().split()[0])}"
+    with launch_chromium(tmp_path, resolver_rules="MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                         window="1400,1000") as devtools:
         with urllib.request.urlopen(f"{devtools}/json/list", timeout=10) as r:
             target = next(t for t in json.load(r) if t.get("type") == "page")
         cdp = FetchCDP(target["webSocketDebuggerUrl"], allow=base + "/")
@@ -162,10 +148,6 @@ def test_dashboard_shows_both_runs_in_headless_chromium(evidently_ui, tmp_path):
             shot = cdp.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]
         finally:
             cdp.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        clog.close()
     if os.environ.get("MIR_SCREENSHOT_DIR"):  # keep it to look at
         import base64
 

@@ -9,6 +9,7 @@ host resolver that resolves nothing). Debian's ``chromium`` is installed by ``ma
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -64,16 +65,16 @@ class CDP:
         self.ws.close()
 
 
-@pytest.fixture
-def chromium(tmp_path):
+@contextlib.contextmanager
+def launch_chromium(tmp_path: Path, *, resolver_rules: str = "MAP * ~NOTFOUND", window: str = "1280,900"):
     """Headless chromium with remote debugging on an OS-chosen loopback port; yields its DevTools HTTP base."""
     profile = tmp_path / "profile"
     args = [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
             "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--disable-extensions", "--disable-breakpad",
             "--disable-features=MediaRouter,OptimizationHints,Translate", "--metrics-recording-only",
-            "--host-resolver-rules=MAP * ~NOTFOUND", "--remote-debugging-address=127.0.0.1",
-            "--remote-debugging-port=0", f"--user-data-dir={profile}", "--window-size=1280,900", "about:blank"]
+            f"--host-resolver-rules={resolver_rules}", "--remote-debugging-address=127.0.0.1",
+            "--remote-debugging-port=0", f"--user-data-dir={profile}", f"--window-size={window}", "about:blank"]
     log = open(tmp_path / "chromium.log", "w")
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -93,6 +94,13 @@ def chromium(tmp_path):
             proc.kill()
             proc.wait()
         log.close()
+
+
+@pytest.fixture
+def chromium(tmp_path):
+    """Headless chromium (:func:`launch_chromium`); yields its DevTools HTTP base."""
+    with launch_chromium(tmp_path) as devtools:
+        yield devtools
 
 
 @pytest.fixture
