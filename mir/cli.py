@@ -11,14 +11,7 @@ import argparse
 import os
 import sys
 
-#: Offline and quiet by default: no telemetry from any of the tools mir drives.
-QUIET_ENV = {
-    "DO_NOT_TRACK": "1",
-    "DVC_NO_ANALYTICS": "1",
-    "GX_ANALYTICS_ENABLED": "False",
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "TF_CPP_MIN_LOG_LEVEL": "2",
-}
+from mir.env import QUIET_ENV, quiet  # noqa: F401 - QUIET_ENV re-exported for callers of the CLI
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -113,8 +106,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    for k, v in QUIET_ENV.items():
-        os.environ.setdefault(k, v)
+    quiet()
     args = _parser().parse_args(argv)
 
     from mir.config import ConfigError, load_config
