@@ -56,19 +56,13 @@ def main() -> None:
     args = ap.parse_args()
     from mir.config import FeatureParams
     from mir.evaluation.predict import timeline
-    from mir.io import read_json
-    from mir.model import keras_backend
-
-    keras_backend()
-    import keras
+    from mir.model.bundle import ModelBundle, model_files
 
     song, what = (Path(args.song), "given") if args.song else five_minute_song()
-    labels = Path(args.model).with_name("labels.json")
-    if Path(args.model).exists() and labels.exists():
-        info = read_json(labels)
-        model = keras.models.load_model(args.model)
-        fp = FeatureParams(**{k: v for k, v in info["features"].items() if k in FeatureParams.model_fields})
-        genres, chunk, which = info["genres"], info["chunk_frames"], args.model
+    model_dir = Path(args.model).parent
+    if all(p.exists() for p in model_files(model_dir)):
+        b = ModelBundle.load(model_dir)
+        model, fp, genres, chunk, which = b.model, b.features, b.genres, b.chunk_frames, args.model
     else:
         from mir.model.architectures import build_model
 

@@ -13,18 +13,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
-#: Datasets mir can load (one module each in mir.datasets).
-DATASETS = ("synth", "folder", "gtzan", "fma")
+from mir.datasets.fma import Params as FmaParams
+from mir.datasets.folder import Params as FolderParams
+from mir.datasets.gtzan import Params as GtzanParams
+from mir.datasets.registry import NAMES as DATASETS
+from mir.section import ConfigError
+from mir.section import Section as _Section
 
-
-class ConfigError(ValueError):
-    """A parameter file that can't be used; ``str(err)`` is a single line."""
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+__all__ = ["DATASETS", "Config", "ConfigError", "FeatureParams", "FmaParams", "FolderParams", "GtzanParams",
+           "load_config", "parse_config"]
 
 
 class Paths(_Section):
@@ -110,30 +109,6 @@ class DataParams(_Section):
         if self.valid_fraction + self.test_fraction >= 1:
             raise ValueError("valid_fraction + test_fraction must be < 1 (nothing left to train on)")
         return self
-
-
-class FolderParams(_Section):
-    """``dataset: folder`` — any ``<root>/<genre>/*.mp3`` tree."""
-
-    root: str | None = None
-    split: Literal["random", "dirs", "files"] = "random"
-    group_by: Literal["artist"] | None = None
-
-
-class GtzanParams(_Section):
-    """``dataset: gtzan`` — ``<root>/genres/<genre>/<genre>.000NN.au`` (or ``genres_original``)."""
-
-    root: str = "data/external/gtzan"
-    split: Literal["artist_filtered", "random"] = "artist_filtered"
-
-
-class FmaParams(_Section):
-    """``dataset: fma`` — the Free Music Archive (``mir data download fma`` fetches it)."""
-
-    root: str = "data/external/fma"
-    subset: Literal["small", "medium", "large", "full"] = "small"
-    balance: bool = False
-    base_url: str = "https://os.unil.cloud.switch.ch/fma/"  # where `mir data download fma` fetches from
 
 
 class AudioParams(_Section):
@@ -353,18 +328,9 @@ class Config(_Section):
 
     def available_genres(self) -> list[str] | None:
         """Genres the configured dataset can provide (``None`` for a folder: known once read)."""
-        ds = self.data.dataset
-        if ds == "synth":
-            return list(self.synth.genres)
-        if ds == "gtzan":
-            from mir.datasets.gtzan import GENRES
+        from mir.datasets.registry import configured
 
-            return list(GENRES)
-        if ds == "fma":
-            from mir.datasets.fma import TOP_GENRES
-
-            return list(TOP_GENRES)
-        return None
+        return configured(self).genres(self)
 
     @property
     def genres(self) -> list[str]:
@@ -373,15 +339,15 @@ class Config(_Section):
         For ``dataset: folder`` without ``data.genres`` this is read from the data
         stage's clip list (``data/raw/clips.csv``).
         """
-        from mir.datasets import labelled_genres
+        from mir.datasets.prepare import labelled_genres, snapshot_genres
+        from mir.datasets.registry import configured, is_rendered
 
         extra = labelled_genres(self)  # genres handed over from labelled new music (retrain.labelled_dir)
         if self.data.genres:
             return sorted(set(self.data.genres) | set(extra))
-        if self.data.dataset == "synth":
-            return sorted(set(self.synth.genres) | set(extra))
-        from mir.datasets import snapshot_genres
-
+        ds = configured(self)
+        if is_rendered(ds):  # generated: exactly its configured genres
+            return sorted(set(ds.genres(self)) | set(extra))
         return snapshot_genres(self)
 
 

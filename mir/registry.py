@@ -1,7 +1,7 @@
 """A tiny model registry: which model is the champion, and why.
 
 The registry is one git-tracked JSON file (``registry.path`` in params.yaml,
-default ``registry/models.json``)::
+default ``registry/models.json``; its schema: :mod:`mir.records.registry`)::
 
     {"schema": 1, "versions": [
         {"version": "v1", "created": "2025-…Z", "status": "champion",
@@ -29,23 +29,27 @@ cycles hold an exclusive lock on a ``.lock`` file beside the registry.
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import hashlib
 import json
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
+from mir.model.bundle import MODEL_FILES, model_files, read_card
+from mir.provenance import git_commit, utc_timestamp
+from mir.records.evaluation import EvalRecord
+from mir.records.registry import SCHEMA, STATUSES, RegistryEntry, RegistryFile
+
 if TYPE_CHECKING:
     from mir.config import Config
 
-SCHEMA = 1
-STATUSES = ("champion", "challenger", "rejected", "retired")
-#: Files copied from ``paths.models`` into the champion directory.
-MODEL_FILES = ("model.keras", "labels.json")
+__all__ = ["MODEL_FILES", "SCHEMA", "STATUSES", "RegistryError", "champion", "champion_dir", "champion_of",
+           "dvc_hashes", "find", "git_commit", "load_registry", "locked", "params_hash", "promote", "register",
+           "save_registry", "set_status", "should_promote", "summarize_metrics"]
 
 
 class RegistryError(ValueError):
@@ -65,10 +69,19 @@ def load_registry(path: str | os.PathLike[str]) -> list[dict]:
     except json.JSONDecodeError as e:
         raise RegistryError(f"{p}: not valid JSON ({e.msg}, line {e.lineno})") from None
     if isinstance(doc, list):  # tolerate a bare list
-        return doc
+        doc = {"schema": SCHEMA, "versions": doc}
     if not isinstance(doc, dict) or not isinstance(doc.get("versions"), list):
         raise RegistryError(f"{p}: expected an object with a 'versions' list")
-    return doc["versions"]
+    try:
+        return [v.dump() for v in RegistryFile.model_validate(doc).versions]
+    except ValidationError as err:
+        raise RegistryError(f"{p}: {_one_line(err)}") from None
+
+
+def _one_line(err: ValidationError) -> str:
+    e = err.errors()[0]
+    where = ".".join(str(x) for x in e["loc"])
+    return f"{where}: {e['msg']}" + (f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else "")
 
 
 def save_registry(path: str | os.PathLike[str], versions: list[dict]) -> Path:
@@ -127,17 +140,6 @@ def champion_dir(cfg: "Config") -> Path:
 # --------------------------------------------------------------------------- decision
 
 
-def _get(m: dict, key: str) -> float | None:
-    """``m[key]`` or ``m["track"][key]`` (both shapes of ``metrics/eval.json``)."""
-    if key in m:
-        return m[key]
-    return (m.get("track") or {}).get(key)
-
-
-def _per_class(m: dict) -> dict:
-    return m.get("per_class") or (m.get("track") or {}).get("per_class") or {}
-
-
 def should_promote(challenger_metrics: dict | None, champion_metrics: dict | None, *,
                    tolerance: float) -> tuple[bool, str]:
     """Decide whether the challenger replaces the champion.
@@ -150,9 +152,9 @@ def should_promote(challenger_metrics: dict | None, champion_metrics: dict | Non
     Parameters
     ----------
     challenger_metrics, champion_metrics
-        ``{"accuracy", "macro_f1", "per_class": {genre: {"recall", "f1", …}}}``
-        (or a whole ``metrics/eval.json``, whose ``track`` block is used).
-        ``champion_metrics`` is ``None`` when there is no champion yet.
+        ``{"accuracy", "macro_f1", "per_class": {genre: {"recall", "f1", …}}}``: the
+        :class:`~mir.records.evaluation.Scores` of each model (:func:`summarize_metrics` of an
+        ``eval.json``). ``champion_metrics`` is ``None`` when there is no champion yet.
     tolerance
         The largest drop (absolute, 0–1) still accepted.
 
@@ -170,14 +172,14 @@ def should_promote(challenger_metrics: dict | None, champion_metrics: dict | Non
     eps = 1e-9
     worse: list[str] = []
     for key in ("accuracy", "macro_f1"):
-        old, new = _get(champion_metrics, key), _get(challenger_metrics, key)
+        old, new = champion_metrics.get(key), challenger_metrics.get(key)
         if old is None:
             continue
         if new is None:
             return False, f"challenger has no {key}"
         if new < old - tolerance - eps:
             worse.append(f"{key} {new:.3f} < {old:.3f}")
-    old_pc, new_pc = _per_class(champion_metrics), _per_class(challenger_metrics)
+    old_pc, new_pc = champion_metrics.get("per_class") or {}, challenger_metrics.get("per_class") or {}
     missing = sorted(g for g in old_pc if g not in new_pc)
     if missing:
         return False, f"challenger does not know the champion's genre(s) {', '.join(missing)}"
@@ -190,7 +192,7 @@ def should_promote(challenger_metrics: dict | None, champion_metrics: dict | Non
                 worse.append(f"{g} {key} {new if new is None else f'{new:.3f}'} < {old:.3f}")
     if worse:
         return False, f"worse than the champion beyond tolerance {tolerance:g} on the old genres: " + "; ".join(worse)
-    acc_old, acc_new = _get(champion_metrics, "accuracy"), _get(challenger_metrics, "accuracy")
+    acc_old, acc_new = champion_metrics.get("accuracy"), challenger_metrics.get("accuracy")
     gain = "" if acc_old is None or acc_new is None else f" (accuracy {acc_new:.3f} vs {acc_old:.3f})"
     return True, f"not worse than the champion on its {len(old_pc)} genres within tolerance {tolerance:g}{gain}"
 
@@ -220,19 +222,6 @@ def dvc_hashes(lock_path: str | os.PathLike[str] = "dvc.lock") -> dict[str, str]
     return out
 
 
-def git_commit(cwd: str | os.PathLike[str] = ".") -> str | None:
-    """The checked-out commit (``+dirty`` when the work tree has changes), or ``None`` outside git."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10)
-        if head.returncode != 0:
-            return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                               capture_output=True, text=True, timeout=30)
-        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
 def _md5(path: Path) -> str:
     from mir.io import file_digest
 
@@ -240,15 +229,8 @@ def _md5(path: Path) -> str:
 
 
 def summarize_metrics(m: dict) -> dict:
-    """The part of ``metrics/eval.json`` the registry keeps: accuracy, macro-F1, per-class scores."""
-    out = {"accuracy": _get(m, "accuracy"), "macro_f1": _get(m, "macro_f1"), "per_class": _per_class(m)}
-    if "n" in (m.get("track") or {}):
-        out["n"] = m["track"]["n"]
-    return out
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The part of ``metrics/eval.json`` the registry keeps: the track-level :class:`Scores`."""
+    return EvalRecord.model_validate(m).track.model_dump(mode="json")
 
 
 def _next_version(versions: list[dict]) -> str:
@@ -278,24 +260,22 @@ def register(cfg: "Config", *, metrics: dict | None = None, status: str = "chall
         More fields to store (e.g. the comparison on the old genres, the run id).
     """
     from mir.io import read_json
-    from mir.model.train import model_paths
 
     if status not in ("challenger", "rejected"):
         raise RegistryError(f"register: status must be challenger or rejected (got {status!r}); use promote()")
-    model_path, labels_path = model_paths(cfg)
+    model_path, labels_path = model_files(cfg.paths.models)
     if not model_path.exists() or not labels_path.exists():
         raise RegistryError(f"no trained model in {cfg.paths.models}/ (run `mir train` or `dvc repro`)")
     if metrics is None:
-        metrics = read_json(Path(cfg.paths.metrics) / "eval.json")
-    info = read_json(labels_path)
+        metrics = summarize_metrics(read_json(Path(cfg.paths.metrics) / "eval.json"))
     params = cfg.model_dump(mode="json", by_alias=True)
     hashes = dvc_hashes()
-    entry = {
-        "version": "",
-        "created": _now(),
+    fields = {
+        "version": "v0",
+        "created": utc_timestamp(),
         "status": status,
-        "genres": list(info["genres"]),
-        "metrics": summarize_metrics(metrics),
+        "genres": list(read_card(cfg.paths.models).genres),
+        "metrics": metrics,
         "params": params,
         "params_hash": params_hash(params),
         "data_hash": {k: hashes[k] for k in (cfg.paths.raw, cfg.paths.features) if k in hashes},
@@ -305,6 +285,10 @@ def register(cfg: "Config", *, metrics: dict | None = None, status: str = "chall
         "reason": reason,
         **(extra or {}),
     }
+    try:
+        entry = RegistryEntry(**fields).dump()
+    except ValidationError as err:
+        raise RegistryError(f"register: {_one_line(err)}") from None
     with locked(cfg.registry.path):
         versions = load_registry(cfg.registry.path)
         entry["version"] = _next_version(versions)
@@ -332,9 +316,8 @@ def promote(cfg: "Config", version: str, *, reason: str | None = None) -> dict:
     files in ``paths.models`` (which must be that version's, checked by MD5) are
     copied to the champion directory. Returns the new champion entry."""
     from mir.io import atomic_dir, write_json
-    from mir.model.train import model_paths
 
-    model_path, _ = model_paths(cfg)
+    model_path, _ = model_files(cfg.paths.models)
     with locked(cfg.registry.path):
         versions = load_registry(cfg.registry.path)
         entry = find(versions, version)
@@ -350,9 +333,9 @@ def promote(cfg: "Config", version: str, *, reason: str | None = None) -> dict:
         for v in versions:
             if v.get("status") == "champion" and v is not entry:
                 v["status"] = "retired"
-                v["retired"] = _now()
+                v["retired"] = utc_timestamp()
         entry["status"] = "champion"
-        entry["promoted"] = _now()
+        entry["promoted"] = utc_timestamp()
         if reason is not None:
             entry["reason"] = reason
         save_registry(cfg.registry.path, versions)

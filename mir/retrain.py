@@ -19,7 +19,6 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 import re
 import subprocess
@@ -37,9 +36,11 @@ MIN_CLIPS_PER_NEW_GENRE = 3
 def source_genres(cfg: "Config") -> list[str]:
     """The genres the configured dataset (and ``data.genres`` selection) provides now, with those of the
     labelled new music handed over for retraining (``retrain.labelled_dir``)."""
-    if cfg.data.dataset == "synth":
+    from mir.datasets.prepare import labelled_clips, select_clips
+    from mir.datasets.registry import configured, is_rendered
+
+    if is_rendered(configured(cfg)):  # generated: the configured genres
         return cfg.genres
-    from mir.datasets import labelled_clips, select_clips
 
     return sorted({c.genre for c in select_clips(cfg)} | {c.genre for c in labelled_clips(cfg)})
 
@@ -79,20 +80,24 @@ def validate_new_audio(cfg: "Config", genres: list[str]) -> dict[str, Any]:
     """
     if not genres:
         return {"checked": 0, "usable": {}, "rejected": []}
-    from mir.datasets import labelled_clips, select_clips
+    from mir.datasets.prepare import labelled_clips, select_clips
+    from mir.datasets.registry import configured, is_rendered
 
     labelled = labelled_clips(cfg)
     handed = {c.genre for c in labelled}
-    if cfg.data.dataset == "synth" and not set(genres) & handed:
-        n = cfg.synth.clips_per_genre
+    ds = configured(cfg)
+    rendered = is_rendered(ds)
+    if rendered and not set(genres) & handed:
+        n = ds.clips_per_genre(cfg)
         if n < MIN_CLIPS_PER_NEW_GENRE:
-            raise ValueError(f"synth.clips_per_genre ({n}) < {MIN_CLIPS_PER_NEW_GENRE}: too few clips per new genre")
+            raise ValueError(f"{ds.NAME}.clips_per_genre ({n}) < {MIN_CLIPS_PER_NEW_GENRE}: "
+                             "too few clips per new genre")
         return {"checked": 0, "usable": {g: n for g in genres}, "rejected": [],
-                "note": "synth audio is rendered by the data stage and checked by ingest + the GE gate"}
+                "note": f"{ds.NAME} audio is rendered by the data stage and checked by ingest + the GE gate"}
     from mir.datasets.ingest import check_reject_fraction, check_clip
 
     wanted = set(genres)
-    listed = [] if cfg.data.dataset == "synth" else select_clips(cfg)
+    listed = [] if rendered else select_clips(cfg)
     clips = [c for c in listed + labelled if c.genre in wanted]
     usable = {g: 0 for g in genres}
     rejected = []
@@ -132,29 +137,26 @@ def dvc_repro(*, targets: list[str] | None = None, cwd: str | os.PathLike[str] =
 def _score(model_dir: Path, store, te, genres: list[str], cfg: "Config") -> dict:
     """Track-level metrics of the model in ``model_dir`` on the test rows ``te``, reported for ``genres``."""
     from mir.evaluation.metrics import classification_metrics
-    from mir.model.inference import Engine, load_model
+    from mir.model.bundle import ModelBundle
 
-    model, info = load_model(model_dir)
-    labels = list(info["genres"])
+    bundle = ModelBundle.load(model_dir)
+    labels = list(bundle.genres)
     lab = {g: i for i, g in enumerate(labels)}
     unknown = sorted(set(te["genre"]) - set(lab))
     if unknown:  # the model has no output for these: a clip of theirs can only be wrong
         labels = labels + unknown
         lab = {g: i for i, g in enumerate(labels)}
     y = te["genre"].map(lab).to_numpy()
-    logp = Engine.for_model(model, cfg).clip_outputs(store.logmel, te["row"].to_numpy())["logp"]
+    logp = bundle.engine(cfg).clip_outputs(store.logmel, te["row"].to_numpy())["logp"]
     m = classification_metrics(y, logp.argmax(axis=1), labels)
     return {"accuracy": round(m["accuracy"], 4), "macro_f1": round(m["macro_f1"], 4), "n": m["n"],
             "per_class": {g: m["per_class"][g] for g in genres if g in m["per_class"]}}
 
 
 def _same_features(model_dir: Path, cfg: "Config") -> bool:
-    from mir.config import FeatureParams
-    from mir.io import read_json
+    from mir.model.bundle import read_card
 
-    info = read_json(model_dir / "labels.json")
-    fp = FeatureParams(**{k: v for k, v in info["features"].items() if k in FeatureParams.model_fields})
-    return fp.cache_key() == cfg.features.cache_key()
+    return read_card(model_dir).features.cache_key() == cfg.features.cache_key()
 
 
 def compare(cfg: "Config") -> dict[str, Any]:
@@ -179,8 +181,11 @@ def compare(cfg: "Config") -> dict[str, Any]:
                 "challenger": everything, "challenger_all": everything}
     genres = sorted(champ["genres"])
     cdir = champion_dir(cfg)
-    if not (cdir / "model.keras").exists() or not _same_features(cdir, cfg):
-        why = "champion model files missing" if not (cdir / "model.keras").exists() else "feature parameters changed"
+    from mir.model.bundle import model_files
+
+    has_model = model_files(cdir)[0].exists()
+    if not has_model or not _same_features(cdir, cfg):
+        why = "champion model files missing" if not has_model else "feature parameters changed"
         chall = {**everything, "per_class": {g: everything["per_class"][g] for g in genres
                                              if g in everything["per_class"]}}
         return {"genres": genres, "n": everything.get("n"), "champion": champ["metrics"], "challenger": chall,
@@ -225,14 +230,13 @@ def decide(cfg: "Config", comparison: dict[str, Any], *, run_id: str, new_genres
 
 def known_genres(cfg: "Config") -> list[str]:
     """The genres the champion knows (the trained model's when there is no champion yet)."""
-    from mir.io import read_json
+    from mir.model.bundle import model_files, read_card
     from mir.registry import champion
 
     champ = champion(cfg)
     if champ is not None:
         return sorted(champ["genres"])
-    labels = Path(cfg.paths.models) / "labels.json"
-    return sorted(read_json(labels)["genres"]) if labels.exists() else []
+    return sorted(read_card(cfg.paths.models).genres) if model_files(cfg.paths.models)[1].exists() else []
 
 
 def hand_over(cfg: "Config", new_dir: str | os.PathLike[str], *, known: list[str], run: dict) -> dict[str, Any]:
@@ -295,8 +299,10 @@ def hand_over(cfg: "Config", new_dir: str | os.PathLike[str], *, known: list[str
 
 
 def new_run_id() -> str:
-    """A sortable run id (UTC time) when no orchestrator gives one."""
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    """A sortable run id (UTC time) when no orchestrator gives one (:func:`mir.provenance.run_id`)."""
+    from mir.provenance import run_id
+
+    return run_id()
 
 
 def _safe_name(run_id: str) -> str:
@@ -310,13 +316,14 @@ def summary_path(cfg: "Config", run_id: str) -> Path:
 def write_summary(cfg: "Config", result: dict[str, Any], *, run_id: str) -> Path:
     """``reports/runs/<run-id>.html``: what was found, checked, trained and decided (offline, escaped)."""
     from mir.io import write_text
+    from mir.provenance import utc_now
     from mir.registry import load_registry
     from mir.reports.html import esc, page, table
 
     found = result.get("found") or {}
     parts = [table(["", ""], [
         ["run id", run_id],
-        ["finished", _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")],
+        ["finished", f"{utc_now():%Y-%m-%d %H:%M:%S} UTC"],
         ["dataset", cfg.data.dataset],
         ["genres in the source", ", ".join(found.get("source") or []) or "—"],
         ["champion's genres", ", ".join(found.get("known") or []) or "(no champion yet)"],

@@ -27,8 +27,9 @@ class Stage:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("data", "mir.datasets:prepare", "make the dataset's raw audio available (renders the demo set)", True),
-    Stage("new_music", "mir.datasets:prepare_new_music",
+    Stage("data", "mir.datasets.prepare:prepare", "make the dataset's raw audio available (renders the demo set)",
+          True),
+    Stage("new_music", "mir.datasets.prepare:prepare_new_music",
           "the new music to monitor: snapshot new_music.root (source folder) or the demo's shifted synth set", True),
     Stage("ingest", "mir.datasets.ingest:ingest", "probe, hash and split every clip → manifest", True),
     Stage("validate", "mir.validation.gate:validate", "Great Expectations gate on the manifest"),

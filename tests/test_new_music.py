@@ -41,7 +41,7 @@ def test_folder_source_needs_a_root():
 
 def test_folder_new_music_is_snapshotted_and_the_source_never_modified(project, tiny_params, tmp_path):
     from mir.config import load_config
-    from mir.datasets import prepare_new_music
+    from mir.datasets.prepare import prepare_new_music
     from mir.monitoring.monitor import resolve_new_music
     from mir.monitoring.tables import list_new_music
 
@@ -94,7 +94,7 @@ def test_folder_new_music_is_snapshotted_and_the_source_never_modified(project, 
 def test_no_new_music_configured_is_said_plainly(project, tiny_params):
     """Another dataset with the default synth source: no unrelated synth music, no failure, a clear note."""
     from mir.config import load_config
-    from mir.datasets import prepare_new_music
+    from mir.datasets.prepare import prepare_new_music
     from mir.monitoring.monitor import monitor
     from mir.reports.site import build_report
 
@@ -170,7 +170,7 @@ def test_each_run_is_a_snapshot_in_the_evidently_workspace_and_on_the_index_page
 
 def test_hand_over_copies_only_unknown_genres_with_enough_songs(project, tiny_params, tmp_path):
     from mir.config import load_config
-    from mir.datasets import labelled_clips
+    from mir.datasets.prepare import labelled_clips
     from mir.retrain import hand_over
 
     src = _songs(tmp_path / "mine", {"rock": 3, "polka": 3, "ska": 2, "": 2})

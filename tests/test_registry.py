@@ -37,9 +37,8 @@ def test_should_promote(challenger, ok, words):
 def test_should_promote_edges():
     assert registry.should_promote(CHAMP, None, tolerance=0.02) == (True, "first model: no champion to beat")
     assert registry.should_promote(None, CHAMP, tolerance=0.02)[0] is False
-    # a whole metrics/eval.json (track block) works as well; new genres don't count against it
-    ev = {"accuracy": 0.9, "macro_f1": 0.9, "track": {"per_class": {**CHAMP["per_class"], "reggae": {
-        "recall": 0.0, "f1": 0.0}}}}
+    # new genres don't count against the challenger
+    ev = {"accuracy": 0.9, "macro_f1": 0.9, "per_class": {**CHAMP["per_class"], "reggae": {"recall": 0.0, "f1": 0.0}}}
     assert registry.should_promote(ev, CHAMP, tolerance=0.0)[0] is True
     worse = _m(0.89, jazz=(0.9, 0.9), rock=(0.9, 0.9))
     assert registry.should_promote(worse, CHAMP, tolerance=0.0)[0] is False
@@ -61,8 +60,9 @@ def _fake_model(cfg, genres, content: bytes):
         json.dump({"genres": genres, "features": cfg.features.model_dump(), "chunk_frames": 32}, fh)
     os.makedirs(cfg.paths.metrics, exist_ok=True)
     with open(f"{cfg.paths.metrics}/eval.json", "w") as fh:
-        json.dump({"accuracy": 0.5, "macro_f1": 0.4, "track": {"n": 6, "per_class": {
-            g: {"recall": 0.5, "f1": 0.4, "precision": 0.3, "support": 2} for g in genres}}}, fh)
+        scores = {"accuracy": 0.5, "macro_f1": 0.4, "n": 6, "per_class": {
+            g: {"recall": 0.5, "f1": 0.4, "precision": 0.3, "support": 2} for g in genres}}
+        json.dump({"accuracy": 0.5, "macro_f1": 0.4, "segment_accuracy": 0.5, "track": scores, "segment": scores}, fh)
 
 
 def test_register_promote_round_trip(cfg, project):
@@ -125,3 +125,18 @@ def test_registry_writes_are_atomic(cfg, project, monkeypatch):
     path.write_text("{not json")
     with pytest.raises(registry.RegistryError, match="not valid JSON"):
         registry.load_registry(path)
+
+
+def test_registry_entries_are_typed(cfg, project):
+    """A registry file whose entry breaks the schema (mir.records.registry) is refused with one line naming it."""
+    _fake_model(cfg, ["a", "b"], b"model one")
+    registry.register(cfg, reason="first")
+    path = project / cfg.registry.path
+    doc = json.loads(path.read_text())
+    assert registry.load_registry(path)[0] == doc["versions"][0]  # what is read is what was written
+    doc["versions"][0]["metrics"]["accuracy"] = "high"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(registry.RegistryError, match=r"versions\.0\.metrics\.accuracy"):
+        registry.load_registry(path)
+    with pytest.raises(registry.RegistryError, match="metrics"):
+        registry.register(cfg, metrics={"accuracy": 2.0, "macro_f1": 0.5})

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SPLITS = ("train", "valid", "test")
+#: Audio file extensions mir lists in a folder (decoding is by content, not by name).
+AUDIO_EXTENSIONS = (".mp3", ".wav", ".ogg", ".flac", ".au")
 
 
 @dataclass(frozen=True)

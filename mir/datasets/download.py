@@ -379,13 +379,10 @@ def download_fma(
 ) -> dict[str, Any]:
     """Download, extract and verify FMA's metadata and one audio subset into ``root``.
 
-    For ``"metadata"`` and ``subset``: download ``<base_url>/<archive>`` into
-    ``root`` (resumable; SHA-1 checked against :data:`mir.datasets.fma.ARCHIVES`),
-    extract it into ``root`` (``fma_metadata/``, ``fma_<subset>/``) and record a
-    marker ``root/.fma_<name>.extracted`` holding the archive's SHA-1. An archive
-    whose marker matches and whose folder exists is neither downloaded nor
-    extracted again (so the zip may be deleted to save space). Finally every
-    audio file is checked against the subset's ``checksums`` list.
+    Each archive is downloaded resumably (SHA-1 checked against :data:`mir.datasets.fma.ARCHIVES`),
+    extracted into ``root`` and marked done in ``root/.fma_<name>.extracted`` (its SHA-1): a marked
+    archive is not fetched again, so the zip may be deleted. Then every audio file is checked against
+    the subset's ``checksums`` list.
 
     Parameters
     ----------
@@ -425,68 +422,75 @@ def download_fma(
         On an unknown subset.
     """
     from mir.datasets import fma
-    from mir.io import write_text
 
     if subset not in fma.SUBSETS:
         raise ValueError(f"unknown FMA subset {subset!r}: expected one of {', '.join(fma.SUBSETS)}")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    base = base_url.rstrip("/") + "/"
     overrides = {k: v.lower() for k, v in (archive_sha1 or {}).items()}
     unknown = sorted(set(overrides) - set(fma.ARCHIVES))
     if unknown:
         raise ValueError(f"archive_sha1: unknown archive key(s) {unknown}: expected some of {sorted(fma.ARCHIVES)}")
 
     audio_dir = root / f"fma_{subset}"
-    summary: dict[str, Any] = {
-        "root": str(root), "subset": subset, "archives": {}, "audio_dir": str(audio_dir),
-        "n_audio": 0, "verified": False, "checksum_failures": [],
-    }
+    summary: dict[str, Any] = {"root": str(root), "subset": subset, "archives": {}, "audio_dir": str(audio_dir),
+                               "n_audio": 0, "verified": False, "checksum_failures": []}
     for key in ("metadata", subset):
-        fname, published = fma.ARCHIVES[key]
-        expected = overrides.get(key, published)
-        folder = root / f"fma_{key}"
-        zpath = root / fname
-        marker = root / f".fma_{key}.extracted"
-        url = base + fname
-        info: dict[str, Any] = {"file": str(zpath), "url": url, "sha1": expected, "extracted": None}
-        summary["archives"][key] = info
-        if extract and folder.is_dir() and _read_marker(marker) == expected:
-            info["status"] = "already extracted"
-            continue
-        _, fetched = _download(url, zpath, sha1=expected, progress=progress, timeout=30.0, retries=3,
-                               chunk_size=1 << 20)
-        info["status"] = "downloaded" if fetched else "present"
-        if extract:
-            names = safe_extract(zpath, root, progress=progress)
-            if not folder.is_dir():
-                raise DownloadError(f"{fname} did not contain the folder {folder.name}/ (got {len(names)} files)")
-            write_text(marker, expected + "\n")
-            info["extracted"] = len(names)
-
-    if audio_dir.is_dir():
-        present = sorted(p.relative_to(audio_dir).as_posix() for p in audio_dir.rglob("*.mp3") if p.is_file()
-                         and not p.name.startswith("."))
-        summary["n_audio"] = len(present)
-    else:
-        present = []
+        summary["archives"][key] = _fetch_archive(root, key, base_url=base_url,
+                                                  expected=overrides.get(key, fma.ARCHIVES[key][1]),
+                                                  extract=extract, progress=progress)
+    present = sorted(p.relative_to(audio_dir).as_posix() for p in audio_dir.rglob("*.mp3") if p.is_file()
+                     and not p.name.startswith(".")) if audio_dir.is_dir() else []
+    summary["n_audio"] = len(present)
     if verify and extract:
-        listing = audio_dir / "checksums"
-        if listing.is_file():
-            checks = fma.read_checksums(listing)
-            failures = fma.verify_checksums(audio_dir, checks, only=set(checks) | set(present), progress=progress)
-        else:
-            failures = [("checksums", f"no checksums file in {audio_dir}")]
         summary["verified"] = True
-        summary["checksum_failures"] = failures
-        if failures:
-            print(f"warning: {len(failures)} file(s) of {audio_dir} failed the checksum check "
-                  "(the pipeline's ingest stage rejects unusable files):", file=sys.stderr)
-            for rel, reason in failures[:20]:
-                print(f"  {rel}: {reason}", file=sys.stderr)
-            if len(failures) > 20:
-                print(f"  ... and {len(failures) - 20} more", file=sys.stderr)
+        summary["checksum_failures"] = _verify_audio(audio_dir, present, progress=progress)
     return summary
+
+
+def _fetch_archive(root: Path, key: str, *, base_url: str, expected: str, extract: bool,
+                   progress: bool) -> dict[str, Any]:
+    """Download (resumably) and extract one FMA archive unless its extraction marker says it is done."""
+    from mir.datasets import fma
+    from mir.io import write_text
+
+    fname = fma.ARCHIVES[key][0]
+    folder, zpath, marker = root / f"fma_{key}", root / fname, root / f".fma_{key}.extracted"
+    url = base_url.rstrip("/") + "/" + fname
+    info: dict[str, Any] = {"file": str(zpath), "url": url, "sha1": expected, "extracted": None}
+    if extract and folder.is_dir() and _read_marker(marker) == expected:
+        info["status"] = "already extracted"
+        return info
+    _, fetched = _download(url, zpath, sha1=expected, progress=progress, timeout=30.0, retries=3,
+                           chunk_size=1 << 20)
+    info["status"] = "downloaded" if fetched else "present"
+    if extract:
+        names = safe_extract(zpath, root, progress=progress)
+        if not folder.is_dir():
+            raise DownloadError(f"{fname} did not contain the folder {folder.name}/ (got {len(names)} files)")
+        write_text(marker, expected + "\n")
+        info["extracted"] = len(names)
+    return info
+
+
+def _verify_audio(audio_dir: Path, present: list[str], *, progress: bool) -> list[tuple[str, str]]:
+    """Every audio file against the subset's ``checksums`` list; failures are printed to stderr and returned."""
+    from mir.datasets import fma
+
+    listing = audio_dir / "checksums"
+    if listing.is_file():
+        checks = fma.read_checksums(listing)
+        failures = fma.verify_checksums(audio_dir, checks, only=set(checks) | set(present), progress=progress)
+    else:
+        failures = [("checksums", f"no checksums file in {audio_dir}")]
+    if failures:
+        print(f"warning: {len(failures)} file(s) of {audio_dir} failed the checksum check "
+              "(the pipeline's ingest stage rejects unusable files):", file=sys.stderr)
+        for rel, reason in failures[:20]:
+            print(f"  {rel}: {reason}", file=sys.stderr)
+        if len(failures) > 20:
+            print(f"  ... and {len(failures) - 20} more", file=sys.stderr)
+    return failures
 
 
 def _read_marker(marker: Path) -> str | None:

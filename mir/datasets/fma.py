@@ -30,14 +30,21 @@ import hashlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from mir.datasets.base import Clip
+from mir.section import Section
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mir.config import Config
+
 __all__ = [
+    "NAME",
+    "Params",
+    "clips",
+    "genres",
     "ARCHIVES",
     "DEFAULT_BASE_URL",
     "KNOWN_BROKEN",
@@ -86,6 +93,30 @@ ARCHIVES: dict[str, tuple[str, str]] = {
 
 DEFAULT_BASE_URL = "https://os.unil.cloud.switch.ch/fma/"
 """Where the archives are published (the FMA project's mirror at SWITCH)."""
+
+#: The dataset's name in ``data.dataset`` (and its params.yaml section).
+NAME = "fma"
+
+
+class Params(Section):
+    """``dataset: fma`` — the Free Music Archive (``mir data download fma`` fetches it)."""
+
+    root: str = "data/external/fma"
+    subset: Literal["small", "medium", "large", "full"] = "small"
+    balance: bool = False
+    base_url: str = DEFAULT_BASE_URL  # where `mir data download fma` fetches from
+
+
+def genres(cfg: "Config") -> list[str]:
+    """The top-level genres FMA has."""
+    return list(TOP_GENRES)
+
+
+def clips(cfg: "Config") -> list[Clip]:
+    """The configured clips (``fma:`` section, ``data.genres``, ``seed`` for balancing)."""
+    return list_clips(cfg.fma.root, subset=cfg.fma.subset, genres=cfg.data.genres, balance=cfg.fma.balance,
+                      seed=cfg.seed)
+
 
 #: ``('set', 'split')`` values → :data:`mir.datasets.base.SPLITS`
 _SPLIT_MAP = {"training": "train", "validation": "valid", "test": "test"}
@@ -240,19 +271,45 @@ def list_clips(
     import pandas as pd
 
     _check_subset(subset)
-    wanted: list[str] | None = None
-    if genres is not None:
-        wanted = list(dict.fromkeys(genres))
-        unknown = [g for g in wanted if g not in TOP_GENRES]
-        if unknown:
-            raise ValueError(
-                f"unknown FMA genre(s) {', '.join(map(repr, unknown))}: expected top-level genres among "
-                f"{', '.join(TOP_GENRES)}")
-        if not wanted:
-            raise ValueError("genres is empty: give at least one FMA top-level genre, or None for all")
-
+    wanted = _wanted(genres)
     _metadata_file(root, "tracks.csv", subset=subset)  # the error names the subset to download
-    tracks = load_tracks(root)
+    sel = _select(load_tracks(root), subset=subset, wanted=wanted)
+    clips = [
+        Clip(
+            clip_id=clip_id(tid),
+            path=audio_path(root, tid, subset=subset),
+            genre=str(g),
+            split=_SPLIT_MAP.get(str(s)) if pd.notna(s) else None,
+            group=_group_str(grp),
+        )
+        for tid, g, s, grp in zip(sel.index, sel[("track", "genre_top")], sel[("set", "split")], _artists(sel),
+                                  strict=True)
+    ]
+    if balance:
+        clips = _balance(clips, seed=seed)
+    clips.sort(key=lambda c: c.clip_id)
+    return clips
+
+
+def _wanted(genres: Iterable[str] | None) -> list[str] | None:
+    """The requested top-level genres (``None``: all), checked against :data:`TOP_GENRES`."""
+    if genres is None:
+        return None
+    wanted = list(dict.fromkeys(genres))
+    unknown = [g for g in wanted if g not in TOP_GENRES]
+    if unknown:
+        raise ValueError(
+            f"unknown FMA genre(s) {', '.join(map(repr, unknown))}: expected top-level genres among "
+            f"{', '.join(TOP_GENRES)}")
+    if not wanted:
+        raise ValueError("genres is empty: give at least one FMA top-level genre, or None for all")
+    return wanted
+
+
+def _select(tracks: "pd.DataFrame", *, subset: str, wanted: list[str] | None) -> "pd.DataFrame":
+    """The tracks of ``subset`` with a top-level genre (of ``wanted``, each of which must be present)."""
+    import pandas as pd
+
     sub = tracks[("set", "subset")]
     mask = pd.Series(True, index=tracks.index) if subset == "full" else (sub <= subset)
     genre = tracks[("track", "genre_top")]
@@ -265,29 +322,18 @@ def list_clips(
                 f"FMA genre(s) {', '.join(map(repr, absent))} have no track in subset {subset!r} "
                 f"(genres present: {', '.join(present) or 'none'})")
         mask &= genre.astype(object).isin(wanted)
+    return tracks[mask]
 
-    sel = tracks[mask]
+
+def _artists(sel: "pd.DataFrame") -> "pd.Series":
+    """Each track's artist id (its name when there is no id column): the group no split may straddle."""
+    import pandas as pd
+
     if ("artist", "id") in sel.columns:
-        groups = sel[("artist", "id")]
-    elif ("artist", "name") in sel.columns:
-        groups = sel[("artist", "name")]
-    else:
-        groups = pd.Series(None, index=sel.index, dtype=object)
-    clips = [
-        Clip(
-            clip_id=clip_id(tid),
-            path=audio_path(root, tid, subset=subset),
-            genre=str(g),
-            split=_SPLIT_MAP.get(str(s)) if pd.notna(s) else None,
-            group=_group_str(grp),
-        )
-        for tid, g, s, grp in zip(sel.index, sel[("track", "genre_top")], sel[("set", "split")], groups,
-                                  strict=True)
-    ]
-    if balance:
-        clips = _balance(clips, seed=seed)
-    clips.sort(key=lambda c: c.clip_id)
-    return clips
+        return sel[("artist", "id")]
+    if ("artist", "name") in sel.columns:
+        return sel[("artist", "name")]
+    return pd.Series(None, index=sel.index, dtype=object)
 
 
 def _group_str(value) -> str | None:

@@ -33,16 +33,66 @@ import logging
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
-from mir.datasets.base import SPLITS, Clip
+from typing import TYPE_CHECKING, Literal
 
-__all__ = ["AUDIO_EXTENSIONS", "GROUP_BY", "SPLIT_MODES", "available_genres", "list_clips", "read_artist",
-           "read_tag"]
+from mir.datasets.base import AUDIO_EXTENSIONS, SPLITS, Clip
+from mir.section import ConfigError, Section
+
+if TYPE_CHECKING:
+    from mir.config import Config
+
+__all__ = ["AUDIO_EXTENSIONS", "GROUP_BY", "NAME", "SPLIT_MODES", "Params", "available_genres", "check", "clips",
+           "genres", "list_clips", "read_artist", "read_tag"]
 
 log = logging.getLogger(__name__)
 
+#: The dataset's name in ``data.dataset`` (and its params.yaml section).
+NAME = "folder"
 SPLIT_MODES = ("random", "dirs", "files")
 GROUP_BY = (None, "artist")
-AUDIO_EXTENSIONS = (".mp3", ".wav", ".ogg", ".flac", ".au")
+
+
+class Params(Section):
+    """``dataset: folder`` — any ``<root>/<genre>/*.mp3`` tree."""
+
+    root: str | None = None
+    split: Literal["random", "dirs", "files"] = "random"
+    group_by: Literal["artist"] | None = None
+
+
+def genres(cfg: "Config") -> None:
+    """A folder's genres are known once it is read (:func:`available_genres`): ``None``."""
+    return None
+
+
+def check(cfg: "Config") -> None:
+    """``folder.root`` / ``data.genres`` / ``folder.split`` against the folder itself.
+
+    Raises :class:`mir.section.ConfigError` (the CLI exits 2: bad parameters) for a root that
+    does not exist or is not a folder, ``split: dirs`` without ``train/``, or a genre with no folder.
+    """
+    root = Path(cfg.folder.root)
+    if root.is_symlink() and not root.exists():
+        raise ConfigError(f"folder.root: {root} is a broken symbolic link")
+    if not root.exists():
+        raise ConfigError(f"folder.root: {root} does not exist")
+    if not root.is_dir():
+        raise ConfigError(f"folder.root: {root} is a file, not a folder (expected <root>/<genre>/*.mp3)")
+    if cfg.folder.split == "dirs" and not (root / "train").is_dir():
+        raise ConfigError(f"folder.split: dirs needs {root}/train/<genre>/ (and optionally valid/, test/)")
+    available = available_genres(root, cfg.folder.split)
+    missing = [g for g in cfg.data.genres or [] if g not in available]
+    if missing:
+        raise ConfigError(f"data.genres: {', '.join(repr(g) for g in missing)} not in dataset 'folder' ({root}); "
+                          f"allowed: {', '.join(available) or '(no genre folders)'}")
+    if cfg.data.genres is not None and len(cfg.data.genres) < 2:
+        raise ConfigError("data.genres: a classifier needs at least 2 genres")
+
+
+def clips(cfg: "Config") -> list[Clip]:
+    """The configured clips (``folder:`` section, ``data.genres``), after :func:`check`."""
+    check(cfg)
+    return list_clips(cfg.folder.root, genres=cfg.data.genres, split=cfg.folder.split, group_by=cfg.folder.group_by)
 
 
 #: Tag keys per field: ID3 frame, then the Vorbis/FLAC/MP4 spellings.

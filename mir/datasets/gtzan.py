@@ -39,9 +39,19 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from mir.datasets.base import Clip
+from typing import TYPE_CHECKING, Literal
 
-__all__ = ["EXTENSIONS", "GENRES", "SPLIT_MODES", "audio_root", "list_clips", "split_lists"]
+from mir.datasets.base import Clip
+from mir.section import Section
+
+if TYPE_CHECKING:
+    from mir.config import Config
+
+__all__ = ["EXTENSIONS", "GENRES", "NAME", "SPLIT_MODES", "Params", "audio_root", "clips", "genres", "list_clips",
+           "split_lists"]
+
+#: The dataset's name in ``data.dataset`` (and its params.yaml section).
+NAME = "gtzan"
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +59,23 @@ GENRES: tuple[str, ...] = (
     "blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock",
 )
 SPLIT_MODES = ("artist_filtered", "random")
+
+
+class Params(Section):
+    """``dataset: gtzan`` — ``<root>/genres/<genre>/<genre>.000NN.au`` (or ``genres_original``)."""
+
+    root: str = "data/external/gtzan"
+    split: Literal["artist_filtered", "random"] = "artist_filtered"
+
+
+def genres(cfg: "Config") -> list[str]:
+    """The genres GTZAN has."""
+    return list(GENRES)
+
+
+def clips(cfg: "Config") -> list[Clip]:
+    """The configured clips (``gtzan:`` section, ``data.genres``)."""
+    return list_clips(cfg.gtzan.root, genres=cfg.data.genres, split=cfg.gtzan.split)
 
 #: Accepted audio extensions, in order of preference when one clip exists in several formats
 #: (lossless first).

@@ -42,11 +42,16 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile as sf
 import soxr
 from scipy import signal as _signal
+
+if TYPE_CHECKING:
+    from mir.config import Config
+    from mir.datasets.base import Clip
 
 __all__ = [
     "BASE_GENRES",
@@ -1560,3 +1565,35 @@ def generate(
         if bar is not None:
             bar.close()
     return records
+
+
+# --------------------------------------------------------------------------- the dataset-registry entry
+
+#: The dataset's name in ``data.dataset`` (and its params.yaml section).
+NAME = "synth"
+
+
+def genres(cfg: "Config") -> list[str]:
+    """The configured demo genres (``synth.genres``): exactly those are rendered."""
+    return list(cfg.synth.genres)
+
+
+def clips(cfg: "Config") -> list["Clip"]:
+    """The demo's clips as rendered into ``data/raw/synth`` (:func:`render` writes them)."""
+    raise ValueError("the synth dataset is rendered by the data stage (mir data prepare), not listed")
+
+
+def render(cfg: "Config", out: Path, *, progress: bool = True) -> list["Clip"]:
+    """Render the configured demo set into ``out`` (resumable); return its clips."""
+    from mir.datasets.base import Clip
+
+    written = generate(out, genres=cfg.synth.genres, clips_per_genre=cfg.synth.clips_per_genre,
+                       seconds=cfg.synth.seconds, sample_rate=cfg.synth.sample_rate, seed=cfg.seed,
+                       fmt=cfg.synth.format, workers=cfg.features.workers or None, progress=progress)
+    return [Clip(clip_id=Path(w["path"]).relative_to(out).with_suffix("").as_posix(), path=Path(w["path"]),
+                 genre=w["genre"]) for w in written]
+
+
+def clips_per_genre(cfg: "Config") -> int:
+    """How many clips of each genre :func:`render` writes."""
+    return cfg.synth.clips_per_genre

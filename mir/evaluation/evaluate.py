@@ -59,11 +59,12 @@ def evaluate(cfg: "Config", *, progress: bool = True) -> dict:
     from mir.io import read_table, write_csv, write_json
     from mir.reports.html import figure_png
 
-    from mir.model.inference import Engine, load_model
+    from mir.model.bundle import ModelBundle
+    from mir.records.evaluation import EvalRecord
 
-    model, info = load_model(cfg.paths.models)
-    engine = Engine.for_model(model, cfg)
-    genres = info["genres"]
+    bundle = ModelBundle.load(cfg.paths.models)
+    engine = bundle.engine(cfg)
+    genres = bundle.genres
     store = FeatureStore(cfg.paths.features)
     te = store.split("test")
     if te.empty:
@@ -76,21 +77,13 @@ def evaluate(cfg: "Config", *, progress: bool = True) -> dict:
     track = classification_metrics(y, pred, genres)
     segment = classification_metrics(y[owner], seg_p.argmax(axis=1), genres)
     manifest = read_table(cfg.paths.manifest)
-    metrics = {
-        "arch": info.get("arch"),
-        "track": track,
-        "segment": segment,
-        "accuracy": round(track["accuracy"], 4),
-        "macro_f1": round(track["macro_f1"], 4),
-        "segment_accuracy": round(segment["accuracy"], 4),
-    }
+    baseline = None
     if cfg.evaluate.baseline != "none":
-        from mir.config import FeatureParams
         from mir.evaluation.baseline import evaluate_baseline
 
-        fp = FeatureParams(**{k: v for k, v in info["features"].items() if k in FeatureParams.model_fields})
-        metrics["baseline"] = evaluate_baseline(store, manifest, genres, fp=fp, kind=cfg.evaluate.baseline,
-                                                n_mfcc=cfg.evaluate.baseline_n_mfcc, seed=cfg.seed)
+        baseline = evaluate_baseline(store, manifest, genres, fp=bundle.features, kind=cfg.evaluate.baseline,
+                                     n_mfcc=cfg.evaluate.baseline_n_mfcc, seed=cfg.seed)
+    metrics = EvalRecord.from_scores(arch=bundle.arch, track=track, segment=segment, baseline=baseline).dump()
     write_json(Path(cfg.paths.metrics) / "eval.json", metrics)
     from mir.model.inference import softmax_rows
 

@@ -249,12 +249,10 @@ def predict(cfg: "Config", *, songs: list[str], out_dir: str | Path = "reports/p
     A song that can't be used (see the module docstring) is an ``{"path", "error"}`` summary.
     """
     from mir.audio import AudioError
-    from mir.config import FeatureParams
-    from mir.model.inference import Engine, load_model
+    from mir.model.bundle import ModelBundle
 
-    model, info = load_model(cfg.paths.models)
-    model = Engine.for_model(model, cfg)
-    fp = FeatureParams(**{k: v for k, v in info["features"].items() if k in FeatureParams.model_fields})
+    bundle = ModelBundle.load(cfg.paths.models)
+    engine = bundle.engine(cfg)
     out_dir = Path(out_dir)
     _claim_out_dir(out_dir)
     stems = output_stems(list(songs), out_dir)
@@ -266,8 +264,8 @@ def predict(cfg: "Config", *, songs: list[str], out_dir: str | Path = "reports/p
             out.append({"path": song, "error": problem})
             continue
         try:
-            tl = timeline(song, model=model, genres=info["genres"], fp=fp, chunk_frames=info["chunk_frames"],
-                          hop_s=hop_s)
+            tl = timeline(song, model=engine, genres=bundle.genres, fp=bundle.features,
+                          chunk_frames=bundle.chunk_frames, hop_s=hop_s)
         except (AudioError, OSError) as err:
             print(f"predict: {song}: skipped: {err}")
             out.append({"path": song, "error": str(err)})

@@ -282,7 +282,7 @@ class Engine:
         return self._runners[tag]
 
     def _make_runner(self, tag: str):
-        from mir.model.train import accelerator
+        from mir.model.device import accelerator
 
         keras = _keras()
         net, runtime = self._nets[tag], self.requested

@@ -12,19 +12,14 @@ import hashlib
 import json
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
     from mir.config import Config
-
-
-def model_paths(cfg: "Config") -> tuple[Path, Path]:
-    """``(model.keras, labels.json)`` under ``paths.models``."""
-    d = Path(cfg.paths.models)
-    return d / "model.keras", d / "labels.json"
 
 
 def run_key(cfg: "Config", store) -> str:
@@ -56,54 +51,6 @@ def resolve_chunk(arch: str, chunk_frames: int | None, n_frames: int) -> int:
     from mir.model.architectures import DEFAULT_CHUNK
 
     return min(chunk_frames or DEFAULT_CHUNK[arch], n_frames)
-
-
-def accelerator(backend: str) -> tuple[str, int]:
-    """``("gpu", n)`` when the Keras backend sees ``n`` ≥ 1 GPUs, else ``("cpu", 0)``."""
-    try:
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            n = len(tf.config.list_physical_devices("GPU"))
-        elif backend == "jax":
-            import jax
-
-            n = len([d for d in jax.devices() if d.platform == "gpu"])
-        elif backend == "torch":
-            import torch
-
-            n = torch.cuda.device_count()
-        else:
-            n = 0
-    except Exception:  # noqa: BLE001 - no accelerator runtime: CPU
-        n = 0
-    return ("gpu", n) if n else ("cpu", 0)
-
-
-def distribution_scope(tp, backend: str):
-    """A context manager for building and fitting the model under ``train.distribute``.
-
-    ``auto``: TensorFlow's ``MirroredStrategy`` (JAX: Keras ``DataParallel``) when
-    more than one GPU is visible, otherwise nothing; ``mirrored`` forces it;
-    ``none`` never distributes. CPU-only machines need no change.
-    """
-    import contextlib
-
-    kind, n = accelerator(backend)
-    want = tp.distribute == "mirrored" or (tp.distribute == "auto" and kind == "gpu" and n > 1)
-    if not want:
-        return contextlib.nullcontext(), "none"
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        strategy = tf.distribute.MirroredStrategy()
-        return strategy.scope(), f"MirroredStrategy({strategy.num_replicas_in_sync})"
-    if backend == "jax":
-        import keras
-
-        keras.distribution.set_distribution(keras.distribution.DataParallel())
-        return contextlib.nullcontext(), "DataParallel"
-    return contextlib.nullcontext(), "none"
 
 
 def embed_once(engine, crops, X, val_rows, yv, cache: Path, *, progress: bool = True):
@@ -176,10 +123,7 @@ def final_fit(model, tp, history, epochs: int, train_data, val_data, *, progress
             if init is not None:
                 w.assign(init(w.shape, dtype=w.dtype))
     head = head_model(model, tp.arch)
-    opt = {"adam": lambda: keras.optimizers.Adam(learning_rate=tp.learning_rate),
-           "sgd": lambda: keras.optimizers.SGD(learning_rate=tp.learning_rate, momentum=0.9, nesterov=True),
-           "adagrad": lambda: keras.optimizers.Adagrad(learning_rate=tp.learning_rate)}[tp.optimizer]()
-    head.compile(optimizer=opt, loss="categorical_crossentropy", metrics=["accuracy"])
+    head.compile(optimizer=_optimizer(tp), loss="categorical_crossentropy", metrics=["accuracy"])
     lrs = lr_sequence(tp, history["val_loss"].astype(float).tolist())
     lr_of = (lambda e, lr: float(lrs[e]) if e < len(lrs) else float(lr))  # noqa: E731
     x = np.concatenate([train_data[0], val_data[0]])
@@ -191,26 +135,38 @@ def final_fit(model, tp, history, epochs: int, train_data, val_data, *, progress
     return {"epochs": int(epochs), "n_examples": int(len(x)), "final_loss": round(loss, 5)}
 
 
-def train(cfg: "Config", *, progress: bool = True) -> Path:
-    """Stage ``train``; returns the saved model's path."""
+def _optimizer(tp):
+    import keras
+
+    return {"adam": lambda: keras.optimizers.Adam(learning_rate=tp.learning_rate),
+            "sgd": lambda: keras.optimizers.SGD(learning_rate=tp.learning_rate, momentum=0.9, nesterov=True),
+            "adagrad": lambda: keras.optimizers.Adagrad(learning_rate=tp.learning_rate)}[tp.optimizer]()
+
+
+@dataclass
+class _Data:
+    """The training run's inputs: the store's arrays, the splits and the crop pipelines."""
+
+    store: Any
+    genres: list[str]
+    tr: Any
+    va: Any
+    chunk: int
+    train_ds: Any
+    xv: np.ndarray
+    yv: np.ndarray
+    band_mean: np.ndarray
+    band_var: np.ndarray
+
+
+def _training_data(cfg: "Config") -> _Data:
+    """Splits, random training crops (augmented), validation chunks and band statistics."""
     from mir.features.extract import FeatureStore
-    from mir.io import atomic_path, write_csv, write_json
-    from mir.model import keras_backend
-    from mir.model.architectures import FROZEN_BODY, HEAD_LAYERS, build_model, head_model
-    from mir.model.callbacks import AtomicBackupAndRestore, BestCheckpoint, LiveLogger
     from mir.model.cnn import band_stats
     from mir.model.data import make_crops, segments
 
-    backend = keras_backend()
-    import keras
-
-    tp = cfg.train
-    keras.utils.set_random_seed(cfg.seed)
-    kind, n_gpus = accelerator(backend)
-    mixed = tp.mixed_precision == "on" or (tp.mixed_precision == "auto" and kind == "gpu")
-    keras.mixed_precision.set_dtype_policy("mixed_float16" if mixed else "float32")
+    tp, genres = cfg.train, cfg.genres
     store = FeatureStore(cfg.paths.features)
-    genres = cfg.genres
     lab = {g: i for i, g in enumerate(genres)}
     tr, va = store.split("train"), store.split("valid")
     if tr.empty:
@@ -219,49 +175,37 @@ def train(cfg: "Config", *, progress: bool = True) -> Path:
     if missing:
         raise ValueError(f"no training clips for genre(s): {', '.join(missing)}")
     X = store.logmel
-    n_mels, T = X.shape[1], X.shape[2]
-    chunk = resolve_chunk(tp.arch, tp.chunk_frames, T)
-    k = len(genres)
-    y_tr = tr["genre"].map(lab).to_numpy()
+    chunk = resolve_chunk(tp.arch, tp.chunk_frames, X.shape[2])
+    y_tr, rows = tr["genre"].map(lab).to_numpy(), tr["row"].to_numpy()
     aug = tp.augment
-    train_ds = make_crops(X, tr["row"].to_numpy(), y_tr, chunk=chunk, crops_per_clip=tp.crops_per_clip,
-                          batch_size=tp.batch_size, seed=cfg.seed, n_classes=k, balance=tp.balance,
+    train_ds = make_crops(X, rows, y_tr, chunk=chunk, crops_per_clip=tp.crops_per_clip,
+                          batch_size=tp.batch_size, seed=cfg.seed, n_classes=len(genres), balance=tp.balance,
                           spec_masks=aug.spec_masks, mixup_alpha=aug.mixup_alpha, gain_db=aug.gain_db)
     if va.empty:  # tiny datasets: validate on the training clips rather than not at all
         va = tr
     xv, owner = segments(X, va["row"].to_numpy(), chunk)
-    yv = np.eye(k, dtype=np.float32)[va["genre"].map(lab).to_numpy()[owner]]
-
+    yv = np.eye(len(genres), dtype=np.float32)[va["genre"].map(lab).to_numpy()[owner]]
     # band statistics from random training crops (bounded: at most 16 batches, taken before augmentation)
-    plain = make_crops(X, tr["row"].to_numpy(), y_tr, chunk=chunk, crops_per_clip=tp.crops_per_clip,
-                       batch_size=tp.batch_size, seed=cfg.seed)
+    plain = make_crops(X, rows, y_tr, chunk=chunk, crops_per_clip=tp.crops_per_clip, batch_size=tp.batch_size,
+                       seed=cfg.seed)
     mean, var = band_stats(np.concatenate([plain[i][0] for i in range(min(len(plain), 16))]))
-    scope, strategy = distribution_scope(tp, backend)
-    with scope:
-        model = build_model(tp.arch, n_mels=n_mels, n_frames=chunk, n_classes=k, filters=tp.filters,
-                            dropout=tp.dropout, band_mean=mean, band_var=var)
-        frozen = tp.arch in FROZEN_BODY  # a frozen pretrained body: only the head is fitted
-        fitted = head_model(model, tp.arch) if frozen else model
-        opt = {"adam": lambda: keras.optimizers.Adam(learning_rate=tp.learning_rate),
-               "sgd": lambda: keras.optimizers.SGD(learning_rate=tp.learning_rate, momentum=0.9, nesterov=True),
-               "adagrad": lambda: keras.optimizers.Adagrad(learning_rate=tp.learning_rate)}[tp.optimizer]()
-        fitted.compile(optimizer=opt, loss="categorical_crossentropy", metrics=["accuracy"])
-    model_path, labels_path = model_paths(cfg)
-    model_path.parent.mkdir(parents=True, exist_ok=True)
-    # A killed run resumes from its last finished epoch. The backup lives outside the stage's outputs
-    # (DVC deletes those before a rerun), keyed by everything the training depends on.
-    run_dir = Path(cfg.features.cache_dir).parent / "train-runs" / run_key(cfg, store)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    best_path, log_path = run_dir / "best.keras", run_dir / "history.csv"
-    done = _read_log(log_path)
-    if len(done):
-        print(f"train: resuming after epoch {int(done['epoch'].max())} (backup in {run_dir})")
+    return _Data(store=store, genres=genres, tr=tr, va=va, chunk=chunk, train_ds=train_ds, xv=xv, yv=yv,
+                 band_mean=mean, band_var=var)
+
+
+def _callbacks(cfg: "Config", run_dir: Path, done) -> list:
+    """Epoch log, resumable backup, best checkpoint, early stopping, the LR schedule and the live log."""
+    import keras
+
+    from mir.model.callbacks import AtomicBackupAndRestore, BestCheckpoint, LiveLogger
+
+    tp = cfg.train
     # the epoch log is written before the backup: a kill between the two repeats an epoch (its row is
     # replaced) instead of resuming past an epoch that was never logged
     callbacks = [
-        keras.callbacks.CSVLogger(str(log_path), append=True),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         AtomicBackupAndRestore(str(run_dir / "backup"), delete_checkpoint=True),
-        BestCheckpoint(best_path, monitor="val_loss",
+        BestCheckpoint(run_dir / "best.keras", monitor="val_loss",
                        initial_best=float(done["val_loss"].min()) if len(done) else None),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=tp.patience, min_delta=tp.min_delta,
                                       restore_best_weights=True),
@@ -273,58 +217,95 @@ def train(cfg: "Config", *, progress: bool = True) -> Path:
         callbacks.append(keras.callbacks.LearningRateScheduler(
             lambda epoch, lr: tp.learning_rate * tp.lr_factor ** (epoch // tp.lr_step_epochs)))
     callbacks.append(LiveLogger(Path(cfg.paths.dvclive), previous=done.drop(columns="epoch") if len(done) else None))
+    return callbacks
+
+
+def _best_model(model, *, frozen: bool, refitted: bool, best_path: Path):
+    """The model to save: the best checkpoint (for a frozen body, the best head's weights in the whole model)."""
+    import keras
+
+    from mir.model.architectures import HEAD_LAYERS
+
+    if not frozen:
+        return keras.models.load_model(best_path) if best_path.exists() else model
+    if not refitted and best_path.exists():  # a refitted head (final fit) is already in the model
+        best_head = keras.models.load_model(best_path)
+        for name in HEAD_LAYERS:
+            model.get_layer(name).set_weights(best_head.get_layer(name).get_weights())
+    return model
+
+
+def train(cfg: "Config", *, progress: bool = True) -> Path:
+    """Stage ``train``; returns the saved model's path."""
+    from mir.io import write_csv, write_json
+    from mir.model import keras_backend
+    from mir.model.architectures import FROZEN_BODY, build_model, head_model
+    from mir.model.bundle import ModelBundle
+    from mir.model.device import accelerator, distribution_scope
+
+    backend = keras_backend()
+    import keras
+
+    tp = cfg.train
+    keras.utils.set_random_seed(cfg.seed)
+    kind, n_gpus = accelerator(backend)
+    mixed = tp.mixed_precision == "on" or (tp.mixed_precision == "auto" and kind == "gpu")
+    keras.mixed_precision.set_dtype_policy("mixed_float16" if mixed else "float32")
+    d = _training_data(cfg)
+    scope, strategy = distribution_scope(tp, backend)
+    with scope:
+        model = build_model(tp.arch, n_mels=d.store.logmel.shape[1], n_frames=d.chunk, n_classes=len(d.genres),
+                            filters=tp.filters, dropout=tp.dropout, band_mean=d.band_mean, band_var=d.band_var)
+        frozen = tp.arch in FROZEN_BODY  # a frozen pretrained body: only the head is fitted
+        fitted = head_model(model, tp.arch) if frozen else model
+        fitted.compile(optimizer=_optimizer(tp), loss="categorical_crossentropy", metrics=["accuracy"])
+    # A killed run resumes from its last finished epoch. The backup lives outside the stage's outputs
+    # (DVC deletes those before a rerun), keyed by everything the training depends on.
+    run_dir = Path(cfg.features.cache_dir).parent / "train-runs" / run_key(cfg, d.store)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    done = _read_log(run_dir / "history.csv")
+    if len(done):
+        print(f"train: resuming after epoch {int(done['epoch'].max())} (backup in {run_dir})")
     embed_seconds = 0.0
     if frozen:
-        from mir.model.inference import Engine
-
         t0 = time.perf_counter()
-        engine = Engine.for_model(model, cfg)
-        train_data, val_data = embed_once(engine, train_ds, X, va["row"].to_numpy(), yv, run_dir / "body-features.npz",
-                                          progress=progress)
+        engine = ModelBundle(model=model, genres=d.genres, features=cfg.features, chunk_frames=d.chunk,
+                             arch=tp.arch).engine(cfg)
+        train_data, val_data = embed_once(engine, d.train_ds, d.store.logmel, d.va["row"].to_numpy(), d.yv,
+                                          run_dir / "body-features.npz", progress=progress)
         embed_seconds = time.perf_counter() - t0
         print(f"train: body pass {embed_seconds:.1f} s on {engine.describe()} ({engine.body_chunks} chunks)")
         fit_args = {"x": train_data[0], "y": train_data[1], "batch_size": tp.batch_size, "shuffle": True}
     else:
-        fit_args, val_data = {"x": train_ds}, (xv, yv)
+        fit_args, val_data = {"x": d.train_ds}, (d.xv, d.yv)
     t0 = time.perf_counter()
-    fitted.fit(**fit_args, validation_data=val_data, epochs=tp.epochs, callbacks=callbacks,
+    fitted.fit(**fit_args, validation_data=val_data, epochs=tp.epochs, callbacks=_callbacks(cfg, run_dir, done),
                verbose=2 if progress else 0)
     seconds = time.perf_counter() - t0
-    h = _read_log(log_path)
+    h = _read_log(run_dir / "history.csv")
     best = int(h["val_loss"].idxmin())
     final = None
-    if frozen and tp.final_fit and va is not tr:
+    if frozen and tp.final_fit and d.va is not d.tr:
         t1 = time.perf_counter()
         final = final_fit(model, tp, h, best + 1, train_data, val_data, progress=progress)
         seconds += time.perf_counter() - t1
-    if not frozen:
-        best_model = keras.models.load_model(best_path) if best_path.exists() else model
-    elif final is not None:  # the refitted head is already in the model
-        best_model = model
-    else:  # the best head's weights into the whole model (body + head)
-        if best_path.exists():
-            best_head = keras.models.load_model(best_path)
-            for name in HEAD_LAYERS:
-                model.get_layer(name).set_weights(best_head.get_layer(name).get_weights())
-        best_model = model
-    with atomic_path(model_path) as tmp:
-        best_model.save(tmp)
-    write_json(labels_path, {"genres": genres, "features": cfg.features.model_dump(), "chunk_frames": chunk,
-                             "arch": tp.arch})
+    best_model = _best_model(model, frozen=frozen, refitted=final is not None, best_path=run_dir / "best.keras")
+    model_path = ModelBundle(model=best_model, genres=d.genres, features=cfg.features, chunk_frames=d.chunk,
+                             arch=tp.arch).save(cfg.paths.models)
     write_csv(Path(cfg.paths.plots) / "train_history.csv", h.round(5))
     shutil.rmtree(run_dir, ignore_errors=True)  # finished: nothing to resume
     epochs_now = max(len(h) - len(done), 1)
-    n_examples = (len(train_data[0]) if frozen else len(train_ds.items)) * epochs_now
+    n_examples = (len(train_data[0]) if frozen else len(d.train_ds.items)) * epochs_now
     metrics = {
         "arch": tp.arch, "backend": backend, "device": f"{kind}:{n_gpus}" if n_gpus else "cpu",
-        "mixed_precision": mixed, "distribute": strategy, "chunk_frames": chunk,
+        "mixed_precision": mixed, "distribute": strategy, "chunk_frames": d.chunk,
         "epochs_run": len(h), "best_epoch": best + 1,
         "best_val_loss": round(float(h["val_loss"][best]), 5),
         "best_val_accuracy_segment": round(float(h["val_accuracy"][best]), 5),
         "train_seconds": round(seconds, 2), "seconds_per_epoch": round(seconds / epochs_now, 2),
         "body_embed_seconds": round(embed_seconds, 2),  # frozen body: its one pass over the crops
         "examples_per_s": round(n_examples / seconds, 1),
-        "n_params": int(best_model.count_params()), "n_train_clips": len(tr), "n_valid_clips": len(va),
+        "n_params": int(best_model.count_params()), "n_train_clips": len(d.tr), "n_valid_clips": len(d.va),
         "final_fit": final,
     }
     write_json(Path(cfg.paths.metrics) / "train.json", metrics)
