@@ -25,17 +25,16 @@ The steps are functions in :mod:`mir.monitoring` and :mod:`mir.retrain`; this fi
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from mir.cli import QUIET_ENV
+from mir.env import quiet
 
-for _k, _v in QUIET_ENV.items():
-    os.environ.setdefault(_k, _v)
+quiet()  # before Prefect is imported: no telemetry
 
 from prefect import flow, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 
+from mir import repro as _repro  # noqa: E402
 from mir import retrain as _r  # noqa: E402
 from mir.config import load_config  # noqa: E402
 
@@ -48,11 +47,7 @@ def monitor_folder(new_dir: str, origin: str, through_dvc: bool) -> dict:
 
     cfg = load_config()
     if through_dvc:
-        os.environ["MIR_MONITOR_ORIGIN"] = origin
-        try:
-            out = _r.dvc_repro(targets=["monitor"])
-        finally:
-            os.environ.pop("MIR_MONITOR_ORIGIN", None)
+        out = _repro.dvc_repro(targets=["monitor"], extra_env={"MIR_MONITOR_ORIGIN": origin})
         print(out[-2000:])
         return read_json(Path(cfg.paths.metrics) / "drift.json")
     return monitor(cfg, new_dir=new_dir, progress=False, origin=origin)

@@ -1,11 +1,17 @@
-"""The mir pipeline as a Prefect flow: each stage function runs as a task, in order.
+"""The mir pipeline as Prefect flows: through ``dvc repro`` on a schedule, or each stage as a task.
 
-Runs locally without a server (Prefect starts a temporary one)::
+``mir-pipeline-nightly`` (:func:`nightly`, the scheduled deployment of ``prefect.yaml``) runs the
+pipeline through ``dvc repro`` as one retried task, as retraining does: only what changed reruns, and
+``dvc.lock`` records every run. It must run from the project root (where ``dvc.yaml`` and
+``params.yaml`` are).
+
+``mir-pipeline`` (:func:`pipeline`) runs each stage function as a task, in order, in this process;
+locally without a server (Prefect starts a temporary one)::
 
     mir flow run              # or: python -m flows.pipeline
     mir flow run train evaluate
 
-The tasks call exactly the functions that ``dvc.yaml`` runs through the
+Its tasks call exactly the functions that ``dvc.yaml`` runs through the
 ``mir`` CLI (see :mod:`mir.stages`); stages that read or write many files are
 retried on failure. With ``features.engine: dask`` the featurize stage runs as
 a subflow on prefect-dask's ``DaskTaskRunner`` (``features.dask_address``, or a
@@ -16,16 +22,37 @@ from __future__ import annotations
 
 import os
 
-from mir.cli import QUIET_ENV
+from mir.env import quiet
 
-for _k, _v in QUIET_ENV.items():
-    os.environ.setdefault(_k, _v)
+quiet()  # before Prefect is imported: no telemetry
 
 from prefect import flow, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 
+from mir import repro as _repro  # noqa: E402
 from mir import stages as _stages  # noqa: E402
 from mir.config import load_config  # noqa: E402
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=10)
+def dvc_repro(targets: list[str] | None = None, force: bool = False) -> str:
+    """``dvc repro [targets]``: rerun whatever changed and record it in dvc.lock."""
+    out = _repro.dvc_repro(targets=targets, force=force)
+    print(out[-3000:])
+    return out
+
+
+@flow(name="mir-pipeline-nightly", log_prints=True)
+def nightly(targets: list[str] | None = None, force: bool = False) -> str:
+    """The pipeline through ``dvc repro`` (default: every stage; only what changed reruns).
+
+    ``targets`` limits it to those stages and what they depend on; ``force`` reruns them even if
+    unchanged. The parameter file (``params.yaml``, the one DVC reads) is validated first.
+    Returns ``dvc repro``'s output.
+    """
+    _repro.require_params_yaml(None, who="the mir-pipeline-nightly flow")
+    load_config()  # fail fast, one line, before any work
+    return dvc_repro(targets, force)
 
 
 @task(cache_policy=NO_CACHE, retry_delay_seconds=5)

@@ -6,23 +6,23 @@ Runs locally without a server (Prefect starts a temporary one)::
 
 Scheduled with the pipeline flow by ``mir flow serve`` or ``prefect deploy``
 (``prefect.yaml``). The steps are functions in :mod:`mir.retrain`; this file
-only wires them as tasks. The pipeline itself runs through ``dvc repro`` (a
-subprocess task, retried), so ``dvc.lock`` versions every output. The flow
-must run from the project root (where ``dvc.yaml`` and ``params.yaml`` are).
+only wires them as tasks. The pipeline itself runs through ``dvc repro`` (the
+nightly flow's subprocess task, :func:`flows.pipeline.dvc_repro`, retried), so
+``dvc.lock`` versions every output. The flow must run from the project root
+(where ``dvc.yaml`` and ``params.yaml`` are).
 """
 
 from __future__ import annotations
 
-import os
+from mir.env import quiet
 
-from mir.cli import QUIET_ENV
-
-for _k, _v in QUIET_ENV.items():
-    os.environ.setdefault(_k, _v)
+quiet()  # before Prefect is imported: no telemetry
 
 from prefect import flow, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 
+from flows.pipeline import dvc_repro  # noqa: E402
+from mir import repro as _repro  # noqa: E402
 from mir import retrain as _r  # noqa: E402
 from mir.config import load_config  # noqa: E402
 
@@ -37,14 +37,6 @@ def find_new_genres() -> dict:
 def validate_new_audio(genres: list[str]) -> dict:
     """Probe the new genres' clips under the audio policy (reads only; retried on I/O errors)."""
     return _r.validate_new_audio(load_config(), genres)
-
-
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=10)
-def dvc_repro(targets: list[str] | None = None) -> str:
-    """``dvc repro [targets]``: rerun whatever changed and record it in dvc.lock."""
-    out = _r.dvc_repro(targets=targets)
-    print(out[-3000:])
-    return out
 
 
 @task(cache_policy=NO_CACHE)
@@ -68,7 +60,7 @@ def write_summary(result: dict, run_id: str) -> str:
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=10)
 def refresh_report() -> str:
     """Rebuild ``reports/index.html`` through DVC so it shows the registry's new state (champion, run pages)."""
-    return _r.dvc_repro(targets=["report"], force=True, single_item=True)
+    return _repro.dvc_repro(targets=["report"], force=True, single_item=True)
 
 
 def _run_id() -> str:

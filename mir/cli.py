@@ -11,12 +11,27 @@ import argparse
 import os
 import sys
 
-from mir.env import QUIET_ENV, quiet  # noqa: F401 - QUIET_ENV re-exported for callers of the CLI
+from mir.env import quiet, quiet_env
+
+_RAW = argparse.RawDescriptionHelpFormatter
+
+_MONITOR_EPILOG = """\
+Files that can't be analysed (corrupt, silent, longer than audio.max_duration_s, ...) are
+skipped and listed with their reason; the reports use the rest.
+exit codes: 0 reports written (drift or not, files skipped or not);
+            1 nothing to analyse (missing/empty folder, no usable file, no model);
+            2 bad parameters."""
+
+_PREDICT_EPILOG = """\
+A song ingest would reject (missing, empty, not audio, too short, sample rate or channels outside
+audio:; longer than audio.max_duration_s is fine) or that is silent is skipped with the reason;
+the others are written as <out>/<name>.* (<name>-<hash> when two songs share a name).
+exit codes: 0 every song predicted; 1 a song was skipped (the rest written);
+            2 bad parameters (--out holding files mir did not write)."""
 
 
 def _parser() -> argparse.ArgumentParser:
     from mir import __version__
-    from mir.stages import BY_NAME, STAGES
 
     p = argparse.ArgumentParser(
         prog="mir",
@@ -27,6 +42,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--params", default=None, help="parameter file (default: $MIR_PARAMS or params.yaml)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in (_add_data, _add_stages, _add_predict, _add_run, _add_config, _add_flow, _add_cache, _add_registry):
+        add(sub)
+    return p
+
+
+def _add_data(sub) -> None:
+    from mir.stages import BY_NAME
 
     data = sub.add_parser("data", help="get audio: prepare the dataset, render new music")
     dsub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
@@ -39,44 +61,55 @@ def _parser() -> argparse.ArgumentParser:
     dl.add_argument("--root", default=None, help="destination folder (default: fma.root from params)")
     dl.add_argument("--base-url", default=None, help="default: fma.base_url from params")
 
+
+def _add_stages(sub) -> None:
+    """One command per stage after ``data`` (``mir data`` has the two data stages)."""
+    from mir.stages import STAGES
+
     for s in STAGES:
         if s.name in ("data", "new_music"):
             continue
         sp = sub.add_parser(s.name.replace("_", "-"), help=s.help)
         if s.name == "monitor":
-            sp.add_argument("action", nargs="?", choices=["ui"], default=None,
-                            help="ui: serve Evidently's UI for monitor.workspace on 127.0.0.1 (drift over time)")
-            sp.add_argument("--port", type=int, default=8000, help="mir monitor ui: the port (default: %(default)s)")
-            sp.add_argument("--new", metavar="DIR", default=None,
-                            help="folder of new music: <DIR>/<genre>/*.mp3 (labelled) and/or <DIR>/*.mp3 "
-                                 "(unlabelled) (default: what the new_music stage prepared)")
-            sp.formatter_class = argparse.RawDescriptionHelpFormatter
-            sp.description = ("Evidently drift report (reports/drift.html), generalisation report with unknown-genre "
-                              "songs (reports/generalization.html) and verdict (metrics/drift.json); each run is "
-                              "also a snapshot in the Evidently workspace monitor.workspace (`mir monitor ui`).")
-            sp.epilog = ("Files that can't be analysed (corrupt, silent, longer than audio.max_duration_s, ...) are\n"
-                         "skipped and listed with their reason; the reports use the rest.\n"
-                         "exit codes: 0 reports written (drift or not, files skipped or not);\n"
-                         "            1 nothing to analyse (missing/empty folder, no usable file, no model);\n"
-                         "            2 bad parameters.")
+            _monitor_options(sp)
 
+
+def _monitor_options(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("action", nargs="?", choices=["ui"], default=None,
+                    help="ui: serve Evidently's UI for monitor.workspace on 127.0.0.1 (drift over time)")
+    sp.add_argument("--port", type=int, default=8000, help="mir monitor ui: the port (default: %(default)s)")
+    sp.add_argument("--new", metavar="DIR", default=None,
+                    help="folder of new music: <DIR>/<genre>/*.mp3 (labelled) and/or <DIR>/*.mp3 "
+                         "(unlabelled) (default: what the new_music stage prepared)")
+    sp.formatter_class = _RAW
+    sp.description = ("Evidently drift report (reports/drift.html), generalisation report with unknown-genre "
+                      "songs (reports/generalization.html) and verdict (metrics/drift.json); each run is "
+                      "also a snapshot in the Evidently workspace monitor.workspace (`mir monitor ui`).")
+    sp.epilog = _MONITOR_EPILOG
+
+
+def _add_predict(sub) -> None:
     pr = sub.add_parser("predict", help="per-second genre timeline of whole songs with the trained model")
     pr.add_argument("songs", nargs="+", metavar="SONG", help="audio files of any length (mp3, ogg, wav, flac, au)")
     pr.add_argument("--out", default="reports/predictions", help="output folder (default: %(default)s)")
     pr.add_argument("--html", action="store_true", help="also a self-contained HTML page per song")
     pr.add_argument("--hop", type=float, default=1.0, help="seconds between predictions (default: %(default)s)")
-    pr.formatter_class = argparse.RawDescriptionHelpFormatter
-    pr.epilog = ("A song ingest would reject (missing, empty, not audio, too short, sample rate or channels outside\n"
-                 "audio:; longer than audio.max_duration_s is fine) or that is silent is skipped with the reason;\n"
-                 "the others are written as <out>/<name>.* (<name>-<hash> when two songs share a name).\n"
-                 "exit codes: 0 every song predicted; 1 a song was skipped (the rest written);\n"
-                 "            2 bad parameters (--out holding files mir did not write).")
+    pr.formatter_class = _RAW
+    pr.epilog = _PREDICT_EPILOG
+
+
+def _add_run(sub) -> None:
+    from mir.stages import STAGES
 
     run = sub.add_parser("run", help="run stages in order in this process, without DVC (default: all)")
     run.add_argument("stages", nargs="*", metavar="STAGE", help=f"any of: {', '.join(s.name for s in STAGES)}")
 
+
+def _add_config(sub) -> None:
     sub.add_parser("config", help="validate the parameter file and print it")
 
+
+def _add_flow(sub) -> None:
     flow = sub.add_parser("flow", help="Prefect orchestration")
     fsub = flow.add_subparsers(dest="flow_command", metavar="ACTION", required=True)
     fr = fsub.add_parser("run", help="run the pipeline as a Prefect flow (no server needed)")
@@ -93,16 +126,19 @@ def _parser() -> argparse.ArgumentParser:
     fsub.add_parser("serve", help="serve the pipeline, monitor and retrain deployments on their cron schedules "
                     "(prefect.yaml; needs a Prefect server, see README)")
 
+
+def _add_cache(sub) -> None:
     cache = sub.add_parser("cache", help="the inference cache (exported model bodies, each clip's body outputs)")
     csub = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
     csub.add_parser("info", help="where it is and how big")
     cc = csub.add_parser("clear", help="delete it (inference.cache_dir); the next run recomputes what it needs")
     cc.add_argument("--features", action="store_true", help="also delete the feature cache (features.cache_dir)")
 
+
+def _add_registry(sub) -> None:
     reg = sub.add_parser("registry", help="the model registry (registry.path)")
     rsub = reg.add_subparsers(dest="registry_command", metavar="ACTION", required=True)
     rsub.add_parser("show", help="list the registered model versions")
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,101 +173,124 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, cfg, *, progress: bool) -> int:
+    """Run the command ``args`` names; every other command is a stage."""
+    handler = _COMMANDS.get(args.command, _stage)
+    return handler(args, cfg, progress=progress)
+
+
+def _stage(args: argparse.Namespace, cfg, *, progress: bool) -> int:
     from mir import stages
 
-    if args.command == "config":
-        import json
-
-        print(json.dumps(cfg.model_dump(by_alias=True), indent=2))
-        return 0
-    if args.command == "data" and args.data_command == "download":
-        from mir.datasets.download import DownloadError, download_fma
-
-        try:
-            summary = download_fma(args.root or cfg.fma.root, subset=args.subset or cfg.fma.subset,
-                                   base_url=args.base_url or cfg.fma.base_url, progress=progress)
-        except DownloadError as err:
-            print(f"mir data download: {err}", file=sys.stderr)
-            return 1
-        bad = summary["checksum_failures"]
-        print(f"fma {summary['subset']}: {summary['n_audio']} audio files in {summary['audio_dir']}; "
-              f"{len(bad)} failed their checksum (the pipeline rejects unusable clips with a reason)")
-        return 0
-    if args.command == "data":
-        stages.run("data" if args.data_command == "prepare" else "new_music", cfg, progress=progress)
-        return 0
-    if args.command == "run":
-        names = args.stages or [s.name for s in stages.STAGES]
-        for n in names:
-            if n not in stages.BY_NAME:
-                raise ValueError(f"unknown stage {n!r}; stages: {', '.join(stages.BY_NAME)}")
-        for n in names:
-            stages.run(n, cfg, progress=progress)
-        return 0
-    if args.command == "predict":
-        from mir.evaluation.predict import predict
-
-        if args.hop <= 0:
-            raise ValueError("--hop must be > 0 seconds")
-        res = predict(cfg, songs=args.songs, out_dir=args.out, html=args.html, hop_s=args.hop, progress=progress)
-        return 1 if any("error" in r for r in res) else 0
-    if args.command == "flow" and args.flow_command == "serve":
-        from flows.deploy import serve
-
-        serve()
-        return 0
-    if args.command == "flow" and args.flow_command == "monitor":
-        from flows.monitor import monitor_new_music
-
-        if args.params not in (None, "params.yaml") or os.environ.get("MIR_PARAMS", "params.yaml") != "params.yaml":
-            raise ValueError("mir flow monitor runs `dvc repro`, which reads params.yaml: edit that file")
-        state = monitor_new_music(new_dir=args.new, retrain=not args.no_retrain, return_state=True)
-        if state.is_failed():
-            print(f"mir flow monitor: {state.message}", file=sys.stderr)
-            return 1
-        return 0
-    if args.command == "flow" and args.flow_command == "retrain":
-        from flows.retrain import retrain_on_new_genres
-
-        if args.params not in (None, "params.yaml") or os.environ.get("MIR_PARAMS", "params.yaml") != "params.yaml":
-            raise ValueError("mir flow retrain runs `dvc repro`, which reads params.yaml: edit that file")
-        retrain_on_new_genres(force=args.force, targets=args.target)  # a rejected challenger is no failure
-        return 0
-    if args.command == "flow":
-        from flows.pipeline import pipeline
-
-        pipeline(params=args.params, stages=args.stages or None)
-        return 0
-    if args.command == "cache":
-        return _cache(args, cfg)
-    if args.command == "registry":
-        from mir.registry import load_registry
-
-        versions = load_registry(cfg.registry.path)
-        if not versions:
-            print(f"{cfg.registry.path}: no registered models yet (run `mir flow retrain`)")
-        for v in versions:
-            m = v.get("metrics") or {}
-            print(f"{v['version']:>5}  {v['status']:<10} {v.get('created', ''):<20}  acc {m.get('accuracy', '—')}"
-                  f"  f1 {m.get('macro_f1', '—')}  {','.join(v.get('genres', []))}  {v.get('reason', '')}")
-        return 0
-    if args.command == "monitor" and args.action == "ui":
-        import shutil
-
-        from mir.monitoring.history import ui_command
-
-        cmd = ui_command(cfg, port=args.port)
-        exe = cmd[0] if os.path.isabs(cmd[0]) else shutil.which(cmd[0])
-        if not exe:
-            raise FileNotFoundError("the `evidently` command is not installed (pip install evidently)")
-        print(f"Evidently UI for {cfg.monitor.workspace} on http://127.0.0.1:{args.port} (Ctrl-C stops it)", flush=True)
-        os.execve(exe, cmd, {**os.environ, "DO_NOT_TRACK": "1"})  # becomes `evidently ui`: signals reach it
     kwargs = {"new_dir": args.new} if args.command == "monitor" else {}
     stages.run(args.command.replace("-", "_"), cfg, progress=progress, **kwargs)
     return 0
 
 
-def _cache(args: argparse.Namespace, cfg) -> int:
+def _config(args: argparse.Namespace, cfg, *, progress: bool) -> int:
+    import json
+
+    print(json.dumps(cfg.model_dump(by_alias=True), indent=2))
+    return 0
+
+
+def _data(args: argparse.Namespace, cfg, *, progress: bool) -> int:
+    from mir import stages
+
+    if args.data_command != "download":
+        stages.run("data" if args.data_command == "prepare" else "new_music", cfg, progress=progress)
+        return 0
+    from mir.datasets.download import DownloadError, download_fma
+
+    try:
+        summary = download_fma(args.root or cfg.fma.root, subset=args.subset or cfg.fma.subset,
+                               base_url=args.base_url or cfg.fma.base_url, progress=progress)
+    except DownloadError as err:
+        print(f"mir data download: {err}", file=sys.stderr)
+        return 1
+    bad = summary["checksum_failures"]
+    print(f"fma {summary['subset']}: {summary['n_audio']} audio files in {summary['audio_dir']}; "
+          f"{len(bad)} failed their checksum (the pipeline rejects unusable clips with a reason)")
+    return 0
+
+
+def _run(args: argparse.Namespace, cfg, *, progress: bool) -> int:
+    from mir import stages
+
+    names = args.stages or [s.name for s in stages.STAGES]
+    for n in names:
+        if n not in stages.BY_NAME:
+            raise ValueError(f"unknown stage {n!r}; stages: {', '.join(stages.BY_NAME)}")
+    for n in names:
+        stages.run(n, cfg, progress=progress)
+    return 0
+
+
+def _predict(args: argparse.Namespace, cfg, *, progress: bool) -> int:
+    from mir.evaluation.predict import predict
+
+    if args.hop <= 0:
+        raise ValueError("--hop must be > 0 seconds")
+    res = predict(cfg, songs=args.songs, out_dir=args.out, html=args.html, hop_s=args.hop, progress=progress)
+    return 1 if any("error" in r for r in res) else 0
+
+
+def _flow(args: argparse.Namespace, cfg, *, progress: bool) -> int:
+    if args.flow_command == "serve":
+        from flows.deploy import serve
+
+        serve()
+        return 0
+    if args.flow_command == "run":
+        from flows.pipeline import pipeline
+
+        pipeline(params=args.params, stages=args.stages or None)
+        return 0
+    from mir.repro import require_params_yaml
+
+    require_params_yaml(args.params, who=f"mir flow {args.flow_command}")
+    if args.flow_command == "retrain":
+        from flows.retrain import retrain_on_new_genres
+
+        retrain_on_new_genres(force=args.force, targets=args.target)  # a rejected challenger is no failure
+        return 0
+    from flows.monitor import monitor_new_music
+
+    state = monitor_new_music(new_dir=args.new, retrain=not args.no_retrain, return_state=True)
+    if state.is_failed():
+        print(f"mir flow monitor: {state.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _registry(args: argparse.Namespace, cfg, *, progress: bool) -> int:
+    from mir.registry import load_registry
+
+    versions = load_registry(cfg.registry.path)
+    if not versions:
+        print(f"{cfg.registry.path}: no registered models yet (run `mir flow retrain`)")
+    for v in versions:
+        m = v.get("metrics") or {}
+        print(f"{v['version']:>5}  {v['status']:<10} {v.get('created', ''):<20}  acc {m.get('accuracy', '—')}"
+              f"  f1 {m.get('macro_f1', '—')}  {','.join(v.get('genres', []))}  {v.get('reason', '')}")
+    return 0
+
+
+def _monitor(args: argparse.Namespace, cfg, *, progress: bool) -> int:
+    if args.action != "ui":
+        return _stage(args, cfg, progress=progress)
+    import shutil
+
+    from mir.monitoring.history import ui_command
+
+    cmd = ui_command(cfg, port=args.port)
+    exe = cmd[0] if os.path.isabs(cmd[0]) else shutil.which(cmd[0])
+    if not exe:
+        raise FileNotFoundError("the `evidently` command is not installed (pip install evidently)")
+    print(f"Evidently UI for {cfg.monitor.workspace} on http://127.0.0.1:{args.port} (Ctrl-C stops it)", flush=True)
+    os.execve(exe, cmd, quiet_env())  # becomes `evidently ui`: signals reach it
+
+
+def _cache(args: argparse.Namespace, cfg, *, progress: bool) -> int:
     import shutil
     from pathlib import Path
 
@@ -247,6 +306,10 @@ def _cache(args: argparse.Namespace, cfg) -> int:
             shutil.rmtree(root, ignore_errors=True)
             print(f"removed {root} ({len(files)} files, {size:.1f} MB)")
     return 0
+
+
+_COMMANDS = {"config": _config, "data": _data, "run": _run, "predict": _predict, "flow": _flow,
+             "registry": _registry, "monitor": _monitor, "cache": _cache}
 
 
 if __name__ == "__main__":  # pragma: no cover

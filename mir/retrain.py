@@ -114,24 +114,7 @@ def validate_new_audio(cfg: "Config", genres: list[str]) -> dict[str, Any]:
     return {"checked": len(clips), "usable": usable, "rejected": rejected}
 
 
-def dvc_repro(*, targets: list[str] | None = None, cwd: str | os.PathLike[str] = ".", force: bool = False,
-              single_item: bool = False, timeout: float | None = None) -> str:
-    """Run ``dvc repro [targets]`` (default: the whole pipeline, only what changed) and return its output.
-
-    ``force`` reruns the targets even if unchanged; ``single_item`` only the targets, not their upstream stages.
-
-    The interpreter's ``bin`` folder goes first on ``PATH`` so the stages' ``mir``
-    commands are this installation's.
-    """
-    bin_dir = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
-    dvc = str(Path(bin_dir) / "dvc") if (Path(bin_dir) / "dvc").exists() else "dvc"
-    cmd = [dvc, "repro", *(targets or [])] + (["--force"] if force else []) + (["--single-item"] if single_item else [])
-    r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    out = (r.stdout or "") + (r.stderr or "")
-    if r.returncode != 0:
-        raise RuntimeError(f"dvc repro failed ({r.returncode}):\n{out[-4000:]}")
-    return out
+from mir.repro import dvc_repro  # noqa: E402,F401 - moved to mir.repro; importable here as before
 
 
 def _score(model_dir: Path, store, te, genres: list[str], cfg: "Config") -> dict:
