@@ -34,6 +34,7 @@ quiet()  # before Prefect is imported: no telemetry
 from prefect import flow, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 
+from mir import provenance  # noqa: E402
 from mir import repro as _repro  # noqa: E402
 from mir import retrain as _r  # noqa: E402
 from mir.config import load_config  # noqa: E402
@@ -70,7 +71,7 @@ def verdict_markdown(v: dict, *, new_dir: str, run_id: str) -> str:
         f"- accuracy on labelled new music: {'n/a' if acc is None else acc} "
         f"(macro-F1 {v.get('new_music_macro_f1') if acc is not None else 'n/a'}; {v.get('n_labelled_known')} songs)",
         f"- labelled with a genre the model does not know: {', '.join(v.get('unknown_genres') or []) or 'none'}",
-        f"- predicted genres: " + ", ".join(f"{g} {s}" for g, s in sorted((v.get("predicted_share") or {}).items())),
+        "- predicted genres: " + ", ".join(f"{g} {s}" for g, s in sorted((v.get("predicted_share") or {}).items())),
         f"- model: {h.get('model_version', '?')}; Evidently snapshot {h.get('snapshot_id', '?')} "
         f"(`mir monitor ui`)",
         f"- monitoring run: {run_id}",
@@ -100,12 +101,6 @@ def hand_over(new_dir: str, run: dict) -> dict:
     return _r.hand_over(cfg, new_dir, known=_r.known_genres(cfg), run=run)
 
 
-def _run_id() -> str:
-    from prefect.runtime import flow_run
-
-    return str(flow_run.get_id() or "") or _r.new_run_id()
-
-
 @flow(name="mir-monitor", log_prints=True)
 def monitor_new_music(new_dir: str | None = None, retrain: bool = True, targets: list[str] | None = None):
     """Monitor the new-music folder, publish the verdict, and retrain on a newly labelled genre.
@@ -124,7 +119,7 @@ def monitor_new_music(new_dir: str | None = None, retrain: bool = True, targets:
                               "in params.yaml (or pass new_dir)")
     if not Path(folder).is_dir():
         return Failed(message=f"the new-music folder {folder} does not exist (new_music.root)")
-    run_id = _run_id()
+    run_id = provenance.run_id()  # the flow run's id
     through_dvc = configured is not None and Path(folder).resolve() == Path(configured).resolve()
     verdict = monitor_folder(str(folder), f"flow {run_id}", through_dvc)
     publish(verdict, str(folder), run_id)

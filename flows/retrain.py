@@ -22,6 +22,7 @@ from prefect import flow, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 
 from flows.pipeline import dvc_repro  # noqa: E402
+from mir import provenance  # noqa: E402
 from mir import repro as _repro  # noqa: E402
 from mir import retrain as _r  # noqa: E402
 from mir.config import load_config  # noqa: E402
@@ -63,12 +64,6 @@ def refresh_report() -> str:
     return _repro.dvc_repro(targets=["report"], force=True, single_item=True)
 
 
-def _run_id() -> str:
-    from prefect.runtime import flow_run
-
-    return str(flow_run.get_id() or "") or _r.new_run_id()
-
-
 @flow(name="mir-retrain-on-new-genres", log_prints=True)
 def retrain_on_new_genres(force: bool = False, targets: list[str] | None = None,
                           new_music_run: dict | None = None) -> dict:
@@ -84,7 +79,7 @@ def retrain_on_new_genres(force: bool = False, targets: list[str] | None = None,
     ``validation``, ``comparison``, ``decision`` and ``summary`` (the page's path).
     """
     load_config()  # fail fast, one line, before any work
-    run_id = _run_id()
+    run_id = provenance.run_id()  # the flow run's id
     found = find_new_genres()
     result: dict = {"run_id": run_id, "found": found}
     if found["dropped"]:

@@ -5,7 +5,7 @@
    ``<genre>/`` folder, a genre added to ``data.genres`` for FMA/GTZAN).
 2. :func:`validate_new_audio` — probe every clip of those genres with the same
    audio policy ingest applies, before any training starts.
-3. :func:`dvc_repro` — rerun the pipeline *through DVC*, so ``dvc.lock`` records
+3. :func:`mir.repro.dvc_repro` — rerun the pipeline *through DVC*, so ``dvc.lock`` records
    the new raw audio, features and model.
 4. :func:`compare` — score the challenger (``models/``) and the champion
    (``registry.champion_dir``) on the same test clips: the current test split's
@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -112,9 +110,6 @@ def validate_new_audio(cfg: "Config", genres: list[str]) -> dict[str, Any]:
         raise ValueError(f"new genre(s) with fewer than {MIN_CLIPS_PER_NEW_GENRE} usable clips: {', '.join(few)}")
     check_reject_fraction(len(rejected), len(clips), limit=cfg.data.max_reject_fraction, table="new-genre clips")
     return {"checked": len(clips), "usable": usable, "rejected": rejected}
-
-
-from mir.repro import dvc_repro  # noqa: E402,F401 - moved to mir.repro; importable here as before
 
 
 def _score(model_dir: Path, store, te, genres: list[str], cfg: "Config") -> dict:
@@ -279,13 +274,6 @@ def hand_over(cfg: "Config", new_dir: str | os.PathLike[str], *, known: list[str
     if out["handed_over"]:
         write_text(log_path, json.dumps(log, indent=1, sort_keys=True))
     return out
-
-
-def new_run_id() -> str:
-    """A sortable run id (UTC time) when no orchestrator gives one (:func:`mir.provenance.run_id`)."""
-    from mir.provenance import run_id
-
-    return run_id()
 
 
 def _safe_name(run_id: str) -> str:
