@@ -127,7 +127,7 @@ class Song:
                 key = (instr.name, id(instr), int(mm), n_on)
                 x = self._notes.get(key)
                 if x is None:
-                    x = instr.fn(hz(mm, self.tune), n_on)
+                    x = instr.note(hz(mm, self.tune), n_on)
                     self._notes[key] = x
                 place(buf, int(round((start + j * strum) * self.sr)), x, v)
 
