@@ -12,15 +12,13 @@ import numpy as np
 from mir.demo.drums import Kit
 from mir.demo.dsp import TWO_PI, filt
 from mir.demo.instruments import make_instr
-from mir.demo.song import HMINOR, MAJOR, MINOR, Song, diatonic_chord, harmony, melody, pick, voice
+from mir.demo.song import HMINOR, MAJOR, Song, diatonic_chord, melody, pick, tonality, voice
 
 def classical(rng, seconds, sr):
     s = Song(rng, seconds, sr, bpm=rng.uniform(56, 124), jitter=0.012, rubato=rng.uniform(0.02, 0.08))
-    key = int(rng.integers(0, 12)) + 48
-    minor = rng.random() < 0.4
-    scale = HMINOR if minor else MAJOR
     progs = [[0, 3, 4, 0], [0, 5, 1, 4], [0, 3, 1, 4], [0, 4, 5, 2, 3, 0, 3, 4], [0, 1, 4, 0], [0, 5, 3, 4]]
-    chord_at, chords, bpc = harmony(rng, s.n_bars, progs, pick(rng, [1, 1, 2]), scale=scale)
+    key, scale, chord_at, chords, bpc = tonality(rng, s, progs=progs, bars_per_chord=[1, 1, 2], p_minor=0.4,
+                                                 minor_scale=HMINOR, lowest=48)
     texture = pick(rng, ["strings", "strings", "piano", "piano", "chamber", "organ"])
     n_chg = len(chords)
     chg = np.arange(n_chg) * bpc
@@ -95,12 +93,9 @@ def _four_floor(s: Song, kit: Kit, rng, *, breakdown: bool) -> None:
 def electronic(rng, seconds, sr):
     s = Song(rng, seconds, sr, bpm=rng.uniform(116, 140), jitter=0.0)
     kit = Kit(rng, sr)
-    key = int(rng.integers(0, 12)) + 36
-    minor = rng.random() < 0.75
-    scale = MINOR if minor else MAJOR
     progs = [[0, 5, 2, 6], [0, 6, 5, 6], [0, 3, 5, 4], [0, 5, 3, 4], [0, 0, 5, 6]]
-    chord_at, chords, bpc = harmony(rng, s.n_bars, progs, pick(rng, [1, 2]), scale=scale,
-                                     size=pick(rng, [3, 4]))
+    key, scale, chord_at, chords, bpc = tonality(rng, s, progs=progs, bars_per_chord=[1, 2], p_minor=0.75,
+                                                 size=[3, 4])
     _four_floor(s, kit, rng, breakdown=rng.random() < 0.5)
     # bass
     bass = make_instr(pick(rng, ["sawbass", "acidbass", "fmbass", "sub808", "square"]), rng, sr)
@@ -141,11 +136,9 @@ def electronic(rng, seconds, sr):
 def jazz(rng, seconds, sr):
     s = Song(rng, seconds, sr, bpm=rng.uniform(92, 210), swing8=rng.uniform(0.6, 0.69), jitter=0.008)
     kit = Kit(rng, sr)
-    key = int(rng.integers(0, 12)) + 36
-    minor = rng.random() < 0.25
-    scale = MINOR if minor else MAJOR
     progs = [[1, 4, 0, 0], [1, 4, 0, 5], [0, 5, 1, 4], [2, 5, 1, 4], [0, 3, 1, 4], [3, 2, 1, 0]]
-    chord_at, chords, bpc = harmony(rng, s.n_bars, progs, pick(rng, [1, 1, 0.5]), scale=scale, size=4)
+    key, scale, chord_at, chords, bpc = tonality(rng, s, progs=progs, bars_per_chord=[1, 1, 0.5], p_minor=0.25,
+                                                 size=4)
     bars = np.arange(s.n_bars)[:, None] * 4
     brushes = rng.random() < 0.3
     if brushes:

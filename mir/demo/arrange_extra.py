@@ -11,15 +11,28 @@ from mir.demo.arrange_base import guitar_stem
 from mir.demo.drums import Kit
 from mir.demo.dsp import filt
 from mir.demo.instruments import make_instr
-from mir.demo.song import MAJOR, MINOR, Song, harmony, melody, pick, voice
+from mir.demo.song import Song, melody, pick, tonality, voice
+
+def _sparse_lead(s: Song, rng, sr: int, *, p: float, choices: list[str], step: float, density: float,
+                 tonic: int, scale, chord_at, pitch_range: tuple[int, int], dur: float, vel: float) -> bool:
+    """With chance ``p``, a ``"lead"`` stem: a melody on a random ``density`` share of a ``step``-beat grid,
+    played by one of ``choices``; whether it has notes."""
+    if not rng.random() < p:
+        return False
+    lead = make_instr(pick(rng, choices), rng, sr)
+    on = np.arange(0, s.n_bars * 4, step)
+    on = on[rng.random(on.size) < density]
+    if not on.size:
+        return False
+    s.notes("lead", lead, melody(rng, tonic, scale, chord_at, on, *pitch_range), on, dur, vel, send=0.3)
+    return True
+
 
 def hiphop(rng, seconds, sr):
     s = Song(rng, seconds, sr, bpm=rng.uniform(78, 100), swing16=rng.uniform(0.53, 0.64), jitter=0.006)
     kit = Kit(rng, sr)
-    key = int(rng.integers(0, 12)) + 36
-    scale = MINOR if rng.random() < 0.8 else MAJOR
     progs = [[0, 3], [0, 5], [0, 6], [0, 5, 3, 4], [0, 0, 3, 3]]
-    chord_at, chords, bpc = harmony(rng, s.n_bars, progs, pick(rng, [1, 2]), scale=scale, size=4)
+    key, scale, chord_at, chords, bpc = tonality(rng, s, progs=progs, bars_per_chord=[1, 2], p_minor=0.8, size=4)
     bars = np.arange(s.n_bars)[:, None] * 4
     kick = np.array(pick(rng, [[0, 0.75, 2.5], [0, 2.25, 2.5], [0, 1.5, 2.5, 3.25], [0, 2.5], [0, 1.75, 2.5]]))
     s.drums("kick", kit["kick"], (bars + kick).ravel(), 1.0)
@@ -43,23 +56,16 @@ def hiphop(rng, seconds, sr):
     s.notes("keys", keys, [voice(chord_at(b), key + 12, rng.uniform(58, 66)) for b in on], on, durs, 0.45,
             send=0.3)
     s.stems["keys"] = filt(s.stems["keys"], "low", rng.uniform(1500, 5000), sr)  # dusty sample
-    if rng.random() < 0.35:
-        lead = make_instr(pick(rng, ["flute", "horn", "bell"]), rng, sr)
-        on = np.arange(0, s.n_bars * 4, 0.5)
-        on = on[rng.random(on.size) < 0.3]
-        if on.size:
-            s.notes("lead", lead, melody(rng, key + 12, scale, chord_at, on, 60, 80), on, 0.45, 0.35, send=0.3)
+    _sparse_lead(s, rng, sr, p=0.35, choices=["flute", "horn", "bell"], step=0.5, density=0.3,
+                 tonic=key + 12, scale=scale, chord_at=chord_at, pitch_range=(60, 80), dur=0.45, vel=0.35)
     return s, (0.3, 1.0)
 
 
 def reggae(rng, seconds, sr):
     s = Song(rng, seconds, sr, bpm=rng.uniform(64, 94), swing8=rng.uniform(0.5, 0.6), jitter=0.006)
     kit = Kit(rng, sr)
-    key = int(rng.integers(0, 12)) + 36
-    minor = rng.random() < 0.4
-    scale = MINOR if minor else MAJOR
     progs = [[0, 3], [0, 4], [0, 3, 4, 3], [0, 5, 3, 4], [0, 6], [0, 3, 0, 4]]
-    chord_at, chords, bpc = harmony(rng, s.n_bars, progs, pick(rng, [1, 2]), scale=scale)
+    key, scale, chord_at, chords, bpc = tonality(rng, s, progs=progs, bars_per_chord=[1, 2], p_minor=0.4)
     bars = np.arange(s.n_bars)[:, None] * 4
     one_drop = rng.random() < 0.75
     kick = [2] if one_drop else [0, 2]
@@ -84,12 +90,8 @@ def reggae(rng, seconds, sr):
     bint = np.tile(riff_int, s.n_bars)
     s.notes("bass", bass, [key + chord_at(b)[0] + int(i) for b, i in zip(bon, bint)], bon, 0.45, 1.0, gain_db=2.0)
     s.stems["bass"] = filt(s.stems["bass"], "low", rng.uniform(300, 900), sr)
-    if rng.random() < 0.3:
-        lead = make_instr(pick(rng, ["horn", "flute", "squarelead"]), rng, sr)
-        ln = np.arange(0, s.n_bars * 4, 1.0)
-        ln = ln[rng.random(ln.size) < 0.5]
-        if ln.size:
-            s.notes("lead", lead, melody(rng, key + 12, scale, chord_at, ln, 62, 80), ln, 0.9, 0.35, send=0.3)
+    _sparse_lead(s, rng, sr, p=0.3, choices=["horn", "flute", "squarelead"], step=1.0, density=0.5,
+                 tonic=key + 12, scale=scale, chord_at=chord_at, pitch_range=(62, 80), dur=0.9, vel=0.35)
     return s, (0.4, 1.4)
 
 
@@ -129,10 +131,8 @@ def metal(rng, seconds, sr):
 def country(rng, seconds, sr):
     s = Song(rng, seconds, sr, bpm=rng.uniform(88, 140), swing8=rng.uniform(0.5, 0.57), jitter=0.007)
     kit = Kit(rng, sr)
-    key = int(rng.integers(0, 12)) + 36
-    scale = MAJOR
     progs = [[0, 3, 4, 0], [0, 4, 3, 0], [0, 0, 3, 4], [0, 3, 0, 4], [0, 5, 3, 4]]
-    chord_at, chords, bpc = harmony(rng, s.n_bars, progs, pick(rng, [1, 2]), scale=scale)
+    key, scale, chord_at, chords, bpc = tonality(rng, s, progs=progs, bars_per_chord=[1, 2])
     bars = np.arange(s.n_bars)[:, None] * 4
     s.drums("kick", kit["kick"], (bars + np.array([0, 2])).ravel(), 0.8)
     train = rng.random() < 0.4
@@ -155,13 +155,8 @@ def country(rng, seconds, sr):
     strums = [voice(chord_at(b) + [chord_at(b)[0] + 12], key + 12, rng.uniform(55, 62)) for b in on]
     s.notes("guitar", gtr, strums, on, 0.9, rng.uniform(0.35, 0.55, on.size), send=0.25,
             strum=rng.uniform(0.006, 0.015))
-    if rng.random() < 0.6:  # fiddle or steel-ish lead
-        lead = make_instr(pick(rng, ["violin", "violin", "pluck", "horn"]), rng, sr)
-        penta = (0, 2, 4, 7, 9)
-        ln = np.arange(0, s.n_bars * 4, 0.5)
-        ln = ln[rng.random(ln.size) < 0.4]
-        if ln.size:
-            s.notes("lead", lead, melody(rng, key + 12, penta, chord_at, ln, 64, 84), ln, 0.6, 0.4,
-                    send=0.3)
-            s.stems["lead"] = filt(s.stems["lead"], "low", rng.uniform(3000, 6000), sr)
+    penta = (0, 2, 4, 7, 9)
+    if _sparse_lead(s, rng, sr, p=0.6, choices=["violin", "violin", "pluck", "horn"], step=0.5, density=0.4,
+                    tonic=key + 12, scale=penta, chord_at=chord_at, pitch_range=(64, 84), dur=0.6, vel=0.4):
+        s.stems["lead"] = filt(s.stems["lead"], "low", rng.uniform(3000, 6000), sr)  # fiddle or steel-ish
     return s, (0.3, 1.2)

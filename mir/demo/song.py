@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -176,3 +177,26 @@ def harmony(rng, n_bars: int, progs, bars_per_chord: float, *, scale, size: int 
 def pick(rng, options):
     """One of ``options``, drawn with ``rng``."""
     return options[int(rng.integers(len(options)))]
+
+
+class Tonality(NamedTuple):
+    """A clip's key (MIDI note of the tonic), scale and chords (see :func:`harmony`)."""
+
+    key: int
+    scale: tuple[int, ...]
+    chord_at: Callable[[float], list[int]]
+    chords: list[list[int]]
+    beats_per_chord: float
+
+
+def tonality(rng, s: Song, *, progs, bars_per_chord: list[float], p_minor: float | None = None,
+             minor_scale: tuple[int, ...] = MINOR, lowest: int = 36, size: int | list[int] = 3) -> Tonality:
+    """Draw a key (``lowest`` + a pitch class), the mode (minor with chance ``p_minor``; ``None``: major
+    without a draw), the chord duration (one of ``bars_per_chord``), the chord size (one of ``size`` when
+    a list) and a progression of ``progs``, in that order."""
+    key = int(rng.integers(0, 12)) + lowest
+    scale = MAJOR if p_minor is None else (minor_scale if rng.random() < p_minor else MAJOR)
+    per_chord = pick(rng, bars_per_chord)
+    chord_at, chords, bpc = harmony(rng, s.n_bars, progs, per_chord, scale=scale,
+                                    size=pick(rng, size) if isinstance(size, list) else size)
+    return Tonality(key, scale, chord_at, chords, bpc)
