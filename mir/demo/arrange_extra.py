@@ -29,6 +29,7 @@ def _sparse_lead(s: Song, rng, sr: int, *, p: float, choices: list[str], step: f
 
 
 def hiphop(rng, seconds, sr):
+    """A swung 16th-note beat, an 808 or finger bass on the kicks, dusty keys."""
     s = Song(rng, seconds, sr, bpm=rng.uniform(78, 100), swing16=rng.uniform(0.53, 0.64), jitter=0.006)
     kit = Kit(rng, sr)
     progs = [[0, 3], [0, 5], [0, 6], [0, 5, 3, 4], [0, 0, 3, 3]]
@@ -62,6 +63,7 @@ def hiphop(rng, seconds, sr):
 
 
 def reggae(rng, seconds, sr):
+    """One-drop drums, off-beat skank stabs, organ bubble and a repeated bass riff."""
     s = Song(rng, seconds, sr, bpm=rng.uniform(64, 94), swing8=rng.uniform(0.5, 0.6), jitter=0.006)
     kit = Kit(rng, sr)
     progs = [[0, 3], [0, 4], [0, 3, 4, 3], [0, 5, 3, 4], [0, 6], [0, 3, 0, 4]]
@@ -96,6 +98,7 @@ def reggae(rng, seconds, sr):
 
 
 def metal(rng, seconds, sr):
+    """Fast double-kick (or blast beat) drums; short, heavily distorted 16th-note riffs with accented chords."""
     s = Song(rng, seconds, sr, bpm=rng.uniform(135, 200), jitter=0.004)
     kit = Kit(rng, sr)
     key = int(rng.integers(35, 43))
@@ -129,6 +132,7 @@ def metal(rng, seconds, sr):
 
 
 def country(rng, seconds, sr):
+    """Boom-chick bass, strummed acoustic guitar, train beat or backbeat, fiddle leads."""
     s = Song(rng, seconds, sr, bpm=rng.uniform(88, 140), swing8=rng.uniform(0.5, 0.57), jitter=0.007)
     kit = Kit(rng, sr)
     progs = [[0, 3, 4, 0], [0, 4, 3, 0], [0, 0, 3, 4], [0, 3, 0, 4], [0, 5, 3, 4]]
