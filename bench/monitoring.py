@@ -52,7 +52,7 @@ def shifted_copy(src: Path, dst: Path, cfg) -> Path:
     import soundfile as sf
 
     from mir.audio import load
-    from mir.datasets.synth import Shift, apply_shift
+    from mir.demo import Shift, apply_shift
     from mir.monitoring.tables import list_new_music
 
     shift = Shift(**cfg.new_music.shift.model_dump())

@@ -13,17 +13,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from mir.datasets.fma import Params as FmaParams
 from mir.datasets.folder import Params as FolderParams
 from mir.datasets.gtzan import Params as GtzanParams
+from mir.datasets.synth import Params as SynthParams
 from mir.datasets.registry import NAMES as DATASETS
 from mir.section import ConfigError
 from mir.section import Section as _Section
 
 __all__ = ["DATASETS", "Config", "ConfigError", "FeatureParams", "FmaParams", "FolderParams", "GtzanParams",
-           "load_config", "parse_config"]
+           "SynthParams", "load_config", "parse_config"]
 
 
 class Paths(_Section):
@@ -45,35 +46,13 @@ class Paths(_Section):
 
 
 class ShiftParams(_Section):
-    """How "new music" differs from the training data (see mir.datasets.synth.Shift)."""
+    """How "new music" differs from the training data (see mir.demo.Shift)."""
 
     gain_db: float = 0.0
     tilt_db_per_octave: float = 0.0
     lowpass_hz: float | None = Field(default=None, gt=0)
     snr_db: float | None = None
     sample_rate: int | None = Field(default=None, ge=4000, le=192000)
-
-
-class SynthParams(_Section):
-    """The embedded demo dataset: which genres exist, how many clips, how long."""
-
-    genres: list[str] = ["classical", "electronic", "jazz", "rock"]
-    clips_per_genre: int = Field(default=60, ge=1)
-    seconds: float = Field(default=30.0, gt=0, le=600)
-    sample_rate: int = Field(default=22050, ge=8000, le=192000)
-    format: Literal["wav", "flac", "ogg", "mp3"] = "mp3"
-
-    @field_validator("genres")
-    @classmethod
-    def _known_genres(cls, v: list[str]) -> list[str]:
-        from mir.datasets.synth import GENRES
-
-        bad = [g for g in v if g not in GENRES]
-        if bad:
-            raise ValueError(f"unknown synth genre {bad[0]!r}; allowed: {', '.join(GENRES)}")
-        if not v:
-            raise ValueError(f"needs at least one genre; allowed: {', '.join(GENRES)}")
-        return v
 
 
 class NewMusicParams(_Section):

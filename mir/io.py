@@ -23,12 +23,14 @@ from typing import Any
 def atomic_path(path: str | os.PathLike[str], *, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success move it onto ``path``.
 
-    The temporary name keeps the final suffix (so libraries that pick a format
-    from the extension still work). On error the temporary file is removed.
+    The temporary name (``.<name>.tmp-<host>-<pid>-<random><suffix>``) keeps the final suffix (so
+    libraries that pick a format from the extension still work) and names the writing process, so
+    :func:`sweep_stale_files` can remove what a killed run left. On error the temporary file is removed.
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.tmp-", suffix=suffix or final.suffix)
+    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.tmp-{_host()}-{os.getpid()}-",
+                               suffix=suffix or final.suffix)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -147,6 +149,33 @@ def sweep_stale(final: str | os.PathLike[str]) -> list[Path]:
         if stale:
             shutil.rmtree(d, ignore_errors=True)
             removed.append(d)
+    return removed
+
+
+#: ``.<name>.tmp-<host>-<pid>-<random><suffix>``: a file :func:`atomic_path` is writing, or one a killed run left
+_TMP_FILE = re.compile(r"^\..+\.tmp-(?P<host>[A-Za-z0-9]+)-(?P<pid>\d+)-")
+#: ``.<stem>.tmp.<pid>.<ext>``: left by the demo generator of an older mir (before it wrote through atomic_path)
+_LEGACY_TMP_FILE = re.compile(r"^\..+\.tmp\.(?P<pid>\d+)\.[A-Za-z0-9]+$")
+
+
+def sweep_stale_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporary files killed writers (:func:`atomic_path`) left in ``folder``; return them.
+
+    A file is stale when the process that wrote it (host + pid in its name) is gone. Temporary files
+    of live processes (this one included) or of other hosts, and every other file, are kept.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    host = _host()
+    removed = []
+    for f in folder.iterdir():
+        m = _TMP_FILE.match(f.name) or _LEGACY_TMP_FILE.match(f.name)
+        if m is None or f.is_symlink() or not f.is_file():
+            continue
+        if m.groupdict().get("host", host) == host and not pid_alive(int(m.group("pid"))):
+            f.unlink(missing_ok=True)
+            removed.append(f)
     return removed
 
 

@@ -173,13 +173,13 @@ def prepare_new_music(cfg: "Config", *, progress: bool = True) -> Path:
     """
     import json
 
-    from mir.datasets import synth
+    from mir import demo
     from mir.io import MARKER, claim_dir, write_text
 
     nm = cfg.new_music
     # data/new is mir's: a path parameter pointing at someone's folder is refused before anything is written
     out = claim_dir(cfg.paths.new_music, what="paths.new_music",
-                    legacy={"synth.json", NEW_MUSIC_STATUS, *synth.GENRES})
+                    legacy={"synth.json", NEW_MUSIC_STATUS, *demo.GENRES})
     status = out / NEW_MUSIC_STATUS
     if nm.source == "folder":
         from mir.monitoring.tables import list_new_music
@@ -217,10 +217,13 @@ def prepare_new_music(cfg: "Config", *, progress: bool = True) -> Path:
         print(f"new_music: {msg}")
         return out
 
-    genres = [g for g in cfg.data.genres or cfg.synth.genres if g in synth.GENRES] or list(synth.BASE_GENRES)
-    synth.generate(
+    from mir.demo.shift import Shift
+    from mir.demo.writer import generate
+
+    genres = [g for g in cfg.data.genres or cfg.synth.genres if g in demo.GENRES] or list(demo.BASE_GENRES)
+    generate(
         out, genres=genres, clips_per_genre=nm.clips_per_genre, seconds=cfg.synth.seconds,
-        sample_rate=cfg.synth.sample_rate, seed=nm.seed, fmt=nm.format, shift=synth.Shift(**nm.shift.model_dump()),
+        sample_rate=cfg.synth.sample_rate, seed=nm.seed, fmt=nm.format, shift=Shift(**nm.shift.model_dump()),
         workers=cfg.features.workers or None, progress=progress,
     )
     return out

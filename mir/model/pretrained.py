@@ -15,8 +15,11 @@ from __future__ import annotations
 import importlib.util
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
 
 #: The package release whose checkpoint is read (``make install`` pins it).
 MUSICNN_VERSION = "0.1.0"
@@ -64,6 +67,8 @@ def _read_checkpoint(folder: Path) -> dict[str, np.ndarray]:
 
 def musicnn_weights() -> dict[str, np.ndarray]:
     """The ``MSD_musicnn`` variables by checkpoint name (``conv2d_5/kernel``, ``batch_normalization_3/gamma`` …)."""
+    import numpy as np
+
     path = cache_path()
     if path.is_file():
         with np.load(path) as z:
@@ -137,6 +142,8 @@ def musicnn_tag_logits(features: np.ndarray, weights: dict[str, np.ndarray] | No
     TensorFlow's ε = 1e-3). These are *semantic* outputs (genre and style tags learned from a million songs),
     which monitoring uses to tell a new genre from a known genre recorded differently.
     """
+    import numpy as np
+
     w = musicnn_weights() if weights is None else weights
     x = np.asarray(features, dtype=np.float64)
     h = np.maximum(x @ w["dense/kernel"] + w["dense/bias"], 0.0)
