@@ -318,7 +318,7 @@ class Config(_Section):
         For ``dataset: folder`` without ``data.genres`` this is read from the data
         stage's clip list (``data/raw/clips.csv``).
         """
-        from mir.datasets.prepare import labelled_genres, snapshot_genres
+        from mir.datasets.clips import labelled_genres, snapshot_genres
         from mir.datasets.registry import configured, is_rendered
 
         extra = labelled_genres(self)  # genres handed over from labelled new music (retrain.labelled_dir)

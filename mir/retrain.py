@@ -34,7 +34,8 @@ MIN_CLIPS_PER_NEW_GENRE = 3
 def source_genres(cfg: "Config") -> list[str]:
     """The genres the configured dataset (and ``data.genres`` selection) provides now, with those of the
     labelled new music handed over for retraining (``retrain.labelled_dir``)."""
-    from mir.datasets.prepare import labelled_clips, select_clips
+    from mir.datasets.clips import labelled_clips
+    from mir.datasets.prepare import select_clips
     from mir.datasets.registry import configured, is_rendered
 
     if is_rendered(configured(cfg)):  # generated: the configured genres
@@ -78,7 +79,8 @@ def validate_new_audio(cfg: "Config", genres: list[str]) -> dict[str, Any]:
     """
     if not genres:
         return {"checked": 0, "usable": {}, "rejected": []}
-    from mir.datasets.prepare import labelled_clips, select_clips
+    from mir.datasets.clips import labelled_clips
+    from mir.datasets.prepare import select_clips
     from mir.datasets.registry import configured, is_rendered
 
     labelled = labelled_clips(cfg)

@@ -170,7 +170,7 @@ def test_each_run_is_a_snapshot_in_the_evidently_workspace_and_on_the_index_page
 
 def test_hand_over_copies_only_unknown_genres_with_enough_songs(project, tiny_params, tmp_path):
     from mir.config import load_config
-    from mir.datasets.prepare import labelled_clips
+    from mir.datasets.clips import labelled_clips
     from mir.retrain import hand_over
 
     src = _songs(tmp_path / "mine", {"rock": 3, "polka": 3, "ska": 2, "": 2})

@@ -155,7 +155,7 @@ def check_reject_budget(cfg: "Config", *, n_featurize_rejected: int, n_manifest:
 
 def ingest(cfg: "Config", *, progress: bool = True) -> Path:
     """Stage ``ingest``: write ``paths.manifest`` and ``paths.rejected``; return the manifest path."""
-    from mir.datasets.prepare import read_clips
+    from mir.datasets.clips import read_clips
     from mir.io import write_csv
 
     clips = read_clips(cfg)

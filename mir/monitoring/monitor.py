@@ -356,7 +356,7 @@ def drift_columns(ref: Reference, current: "pd.DataFrame") -> list[str]:
 def resolve_new_music(cfg: "Config") -> tuple[Path | None, str | None]:
     """The folder the monitor stage analyses, from what the new_music stage wrote: ``(folder, None)``,
     or ``(None, why)`` when no new music is configured (or the configured folder holds no audio yet)."""
-    from mir.datasets.prepare import new_music_status
+    from mir.datasets.clips import new_music_status
 
     status = new_music_status(cfg)
     if status is None or status.get("source") == "synth" and status.get("configured", True):
