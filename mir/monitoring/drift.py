@@ -256,37 +256,10 @@ def verdict_from_snapshot(snapshot: dict, *, drift_share: float = 0.5) -> dict:
     ValueError
         If the snapshot holds no ``ValueDrift`` metric.
     """
-    per_column: dict[str, dict] = {}
-    count = share = None
-    for metric in snapshot.get("metrics") or []:
-        kind, cfg = _metric_kind(metric)
-        value = metric.get("value")
-        if kind == "DriftedColumnsCount":
-            if isinstance(value, dict):
-                count = _num(value.get("count"))
-                share = _num(value.get("share"))
-        elif kind == "ValueDrift":
-            column = cfg.get("column")
-            if column is None:
-                continue
-            score = _num(value.get("value") if isinstance(value, dict) else value)
-            method = str(cfg.get("method") or "")
-            threshold = _num(cfg.get("threshold"))
-            per_column[str(column)] = {
-                "drifted": _drift_rule(score, threshold, method),
-                "score": score,
-                "method": method,
-                "threshold": threshold,
-            }
+    per_column, count, share = _metric_results(snapshot)
     if not per_column:
         raise ValueError("snapshot holds no ValueDrift metric: was the report run with DataDriftPreset?")
-
-    for test in snapshot.get("tests") or []:
-        status = _status(test.get("status"))
-        params = (test.get("metric_config") or {}).get("params") or {}
-        kind = _type_name(params.get("type"))
-        if kind == "ValueDrift" and str(params.get("column")) in per_column and status in ("FAIL", "SUCCESS"):
-            per_column[str(params["column"])]["drifted"] = status == "FAIL"
+    _apply_tests(snapshot, per_column)
 
     n_columns = len(per_column)
     n_drifted = sum(1 for c in per_column.values() if c["drifted"])
@@ -312,6 +285,44 @@ def verdict_from_snapshot(snapshot: dict, *, drift_share: float = 0.5) -> dict:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _metric_results(snapshot: dict) -> tuple[dict[str, dict], float | None, float | None]:
+    """Per-column results of the ``ValueDrift`` metrics (drift by the score rule), and the
+    ``DriftedColumnsCount`` count and share (``None`` when absent)."""
+    per_column: dict[str, dict] = {}
+    count = share = None
+    for metric in snapshot.get("metrics") or []:
+        kind, cfg = _metric_kind(metric)
+        value = metric.get("value")
+        if kind == "DriftedColumnsCount":
+            if isinstance(value, dict):
+                count = _num(value.get("count"))
+                share = _num(value.get("share"))
+        elif kind == "ValueDrift":
+            column = cfg.get("column")
+            if column is None:
+                continue
+            score = _num(value.get("value") if isinstance(value, dict) else value)
+            method = str(cfg.get("method") or "")
+            threshold = _num(cfg.get("threshold"))
+            per_column[str(column)] = {
+                "drifted": _drift_rule(score, threshold, method),
+                "score": score,
+                "method": method,
+                "threshold": threshold,
+            }
+    return per_column, count, share
+
+
+def _apply_tests(snapshot: dict, per_column: dict[str, dict]) -> None:
+    """A column's ``ValueDrift`` test status, where there is one, decides its ``drifted`` flag (FAIL = drift)."""
+    for test in snapshot.get("tests") or []:
+        status = _status(test.get("status"))
+        params = (test.get("metric_config") or {}).get("params") or {}
+        kind = _type_name(params.get("type"))
+        if kind == "ValueDrift" and str(params.get("column")) in per_column and status in ("FAIL", "SUCCESS"):
+            per_column[str(params["column"])]["drifted"] = status == "FAIL"
 
 
 def _as_str_columns(frame: pd.DataFrame) -> pd.DataFrame:
