@@ -36,13 +36,13 @@ def test_msp_and_nearest_centroid():
     y = np.repeat(np.arange(3), 50)
     emb = centers[y] + rng.normal(0, 0.5, (150, 4))
     emb[:, 3] = 1.0  # a dead unit on training data must not blow distances up
-    space = ood.fit_space(emb, y, n_classes=3)
+    space = ood.fit_space(emb, y, n_classes=3, shrinkage=0.1)
     probe = np.array([[5.0, 0, 0, 1.0], [0, 0, 5.0, 1.0], [0, 0, 5.0, 3.0], [20.0, 20.0, 20.0, 1.0]])
     dist, nearest = ood.nearest_centroid(space, probe)
     assert nearest[:2].tolist() == [0, 2]
     assert dist[0] < 0.5 and dist[3] > 3 * dist[0] and np.isfinite(dist[2]) and dist[2] > dist[1]
     with pytest.raises(ValueError):
-        ood.fit_space(emb, y[:-1], n_classes=3)
+        ood.fit_space(emb, y[:-1], n_classes=3, shrinkage=0.1)
     with pytest.raises(ValueError):
         ood.nearest_centroid(space, probe[:, :3])
 
@@ -52,7 +52,7 @@ def test_layer_spaces_put_every_layer_on_its_own_scale_and_flag_far_songs():
     y = np.repeat(np.arange(3), 40)
     narrow = np.eye(3)[y] * 4 + rng.normal(0, 0.3, (120, 3))  # a 3-wide layer
     wide = np.repeat(np.eye(3)[y], 10, axis=1) * 50 + rng.normal(0, 5, (120, 30))  # 30 wide, 10× the scale
-    ls = ood.fit_layer_spaces({"a": narrow, "b": wide}, y, n_classes=3)
+    ls = ood.fit_layer_spaces({"a": narrow, "b": wide}, y, n_classes=3, shrinkage=0.5)
     assert ls.names == ["a", "b"] and len(ls.spaces) == 2
     d_train = ood.layer_distance(ls, {"a": narrow, "b": wide})
     assert abs(float(np.median(d_train))) < 0.3  # each layer centred on its training clips
@@ -62,7 +62,7 @@ def test_layer_spaces_put_every_layer_on_its_own_scale_and_flag_far_songs():
     with pytest.raises(ValueError, match="missing for layer"):
         ood.layer_distance(ls, {"a": narrow})
     with pytest.raises(ValueError, match="at least one layer"):
-        ood.fit_layer_spaces({}, y, n_classes=3)
+        ood.fit_layer_spaces({}, y, n_classes=3, shrinkage=0.5)
 
 
 def test_an_excess_of_unknown_songs_is_drift_even_when_no_feature_drifts():

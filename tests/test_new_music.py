@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from conftest import tone, write_audio
+from test_records_drift import sample_record
 
 
 def _write(project: Path, params: dict) -> None:
@@ -117,9 +118,9 @@ def _run_tables(seed: int, shift: float):
                         "pred_genre": rng.choice(["jazz", "rock"], 60)})
     cur = pd.DataFrame({"loud": rng.normal(shift, 1, 20), "centroid": rng.normal(5, 1, 20),
                         "pred_genre": rng.choice(["jazz", "rock"], 20)})
-    verdict = {"share_drifted": 0.5 * (shift > 0), "unknown_flagged_share": 0.1 + 0.2 * shift,
-               "unknown_expected_share": 0.05, "new_music_accuracy": 0.8 - 0.1 * shift, "new_music_macro_f1": 0.7,
-               "drift": shift > 0, "n_clips": 20, "predicted_share": {"jazz": 0.4, "rock": 0.6}, "new_music": "x"}
+    verdict = sample_record(share_drifted=0.5 * (shift > 0), unknown_flagged_share=0.1 + 0.2 * shift,
+                            unknown_expected_share=0.05, new_music_accuracy=0.8 - 0.1 * shift, new_music_macro_f1=0.7,
+                            drift=shift > 0, n_clips=20, predicted_share={"jazz": 0.4, "rock": 0.6}, new_music="x")
     return ref, cur, verdict
 
 

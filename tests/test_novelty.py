@@ -40,7 +40,7 @@ def test_layer_relative_distance_is_centred_on_training_clips_and_needs_every_la
     rng = np.random.default_rng(1)
     x, y = _two_classes(rng)
     wide = np.repeat(x, 5, axis=1) * 10 + rng.normal(0, 0.5, (len(x), 10))
-    ls = ood.fit_layer_spaces({"a": x, "b": wide}, y, n_classes=2)
+    ls = ood.fit_layer_spaces({"a": x, "b": wide}, y, n_classes=2, shrinkage=0.5)
     assert len(ls.backgrounds) == 2 and ls.rel_iqr.shape == (2,) and (ls.rel_iqr > 0).all()
     r = ood.layer_relative_distance(ls, {"a": x, "b": wide})
     assert abs(float(np.median(r))) < 0.3

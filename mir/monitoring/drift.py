@@ -32,8 +32,8 @@ status (FAIL = drift) is taken when present; otherwise the rule above is
 applied. The dataset drifts when the share of drifted columns reaches
 ``drift_share`` (Evidently's own rule: ``share >= drift_share``).
 
-Evidently is imported inside the function (seconds to import) with
-``DO_NOT_TRACK=1`` set first.
+Evidently is imported inside the function (seconds to import), after
+:func:`mir.env.quiet` has switched its telemetry off.
 """
 
 from __future__ import annotations
@@ -54,10 +54,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["drift_report", "numeric_columns", "verdict_from_snapshot"]
 
 _METRIC_NAME = re.compile(r"^(?P<kind>\w+)\((?P<args>.*)\)$")
-
-
-def _quiet_telemetry() -> None:
-    os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
 def numeric_columns(reference: pd.DataFrame, current: pd.DataFrame) -> list[str]:
@@ -138,6 +134,27 @@ def drift_report(
         column is missing or non-numeric, a column is entirely NaN in either
         frame, or ``drift_share`` is out of range.
     """
+    _check_frames(reference, current, drift_share=drift_share)
+    cols = _numeric_selection(reference, current, columns)
+    cats = _categorical_selection(reference, current, categorical, cols)
+    verdict, html = _run_preset(reference, current, cols, cats, drift_share=drift_share, title=title,
+                                with_html=html_path is not None)
+    missing = [str(c) for c in cols + cats if str(c) not in verdict["columns"]]
+    if missing:
+        raise RuntimeError(f"Evidently returned no drift result for columns {missing}")
+    verdict["n_reference"] = int(len(reference))
+    verdict["n_current"] = int(len(current))
+    if html is not None:
+        if title:
+            html = html.replace("<head>", f"<head>\n<title>{escape(title)}</title>", 1)
+        with atomic_path(html_path) as tmp:
+            tmp.write_text(html, encoding="utf-8")
+    if json_path is not None:
+        write_json(json_path, verdict)
+    return verdict
+
+
+def _check_frames(reference: pd.DataFrame, current: pd.DataFrame, *, drift_share: float) -> None:
     import pandas as pd
 
     for name, frame in (("reference", reference), ("current", current)):
@@ -148,6 +165,9 @@ def drift_report(
     if not (0 < drift_share <= 1):
         raise ValueError(f"drift_share must be in (0, 1], got {drift_share!r}")
 
+
+def _numeric_selection(reference: pd.DataFrame, current: pd.DataFrame, columns: Sequence[str] | None) -> list:
+    """The numeric columns compared: ``columns`` (checked), or every numeric column both frames share."""
     available = numeric_columns(reference, current)
     if columns is None:
         cols = available
@@ -163,6 +183,12 @@ def drift_report(
             "no shared numeric columns between reference "
             f"({list(reference.columns)[:10]}) and current ({list(current.columns)[:10]})"
         )
+    return cols
+
+
+def _categorical_selection(reference: pd.DataFrame, current: pd.DataFrame, categorical: Sequence[str],
+                           cols: list) -> list[str]:
+    """The categorical columns (checked), after checking no compared column is entirely NaN."""
     cats = [str(c) for c in categorical]
     for c in cats:
         if c not in reference.columns or c not in current.columns:
@@ -173,21 +199,29 @@ def drift_report(
         empty = [c for c in cols + cats if frame[c].isna().all()]
         if empty:
             raise ValueError(f"columns entirely NaN in the {name} frame: {empty}")
+    return cats
 
-    _quiet_telemetry()
+
+def _evidently_frame(df: pd.DataFrame, cols: list, cats: list[str]) -> pd.DataFrame:
+    """The compared columns, names as strings, categories as strings."""
+    out = _as_str_columns(df[cols]).copy() if cats else _as_str_columns(df[cols])
+    for c in cats:
+        out[c] = df[c].astype(str).to_numpy()
+    return out
+
+
+def _run_preset(reference: pd.DataFrame, current: pd.DataFrame, cols: list, cats: list[str], *,
+                drift_share: float, title: str | None, with_html: bool) -> tuple[dict, str | None]:
+    """Run Evidently's DataDriftPreset (with its tests): the verdict, and the report's HTML when asked."""
+    from mir.env import quiet
+
+    quiet()
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 
     definition = DataDefinition(numerical_columns=[str(c) for c in cols], categorical_columns=cats)
-
-    def _frame(df):
-        out = _as_str_columns(df[cols]).copy() if cats else _as_str_columns(df[cols])
-        for c in cats:
-            out[c] = df[c].astype(str).to_numpy()
-        return out
-
-    ref_ds = Dataset.from_pandas(_frame(reference), data_definition=definition)
-    cur_ds = Dataset.from_pandas(_frame(current), data_definition=definition)
+    ref_ds = Dataset.from_pandas(_evidently_frame(reference, cols, cats), data_definition=definition)
+    cur_ds = Dataset.from_pandas(_evidently_frame(current, cols, cats), data_definition=definition)
     report = Report([DataDriftPreset(drift_share=drift_share)], include_tests=True)
     with warnings.catch_warnings():
         # numpy "invalid value encountered in divide" from Evidently's histograms of
@@ -195,22 +229,8 @@ def drift_report(
         warnings.simplefilter("ignore", RuntimeWarning)
         snapshot = report.run(current_data=cur_ds, reference_data=ref_ds, name=title)
         verdict = verdict_from_snapshot(snapshot.dict(), drift_share=drift_share)
-        html = snapshot.get_html_str(as_iframe=False) if html_path is not None else None
-
-    missing = [str(c) for c in cols + cats if str(c) not in verdict["columns"]]
-    if missing:
-        raise RuntimeError(f"Evidently returned no drift result for columns {missing}")
-    verdict["n_reference"] = int(len(reference))
-    verdict["n_current"] = int(len(current))
-
-    if html is not None:
-        if title:
-            html = html.replace("<head>", f"<head>\n<title>{escape(title)}</title>", 1)
-        with atomic_path(html_path) as tmp:
-            tmp.write_text(html, encoding="utf-8")
-    if json_path is not None:
-        write_json(json_path, verdict)
-    return verdict
+        html = snapshot.get_html_str(as_iframe=False) if with_html else None
+    return verdict, html
 
 
 def verdict_from_snapshot(snapshot: dict, *, drift_share: float = 0.5) -> dict:
@@ -236,37 +256,10 @@ def verdict_from_snapshot(snapshot: dict, *, drift_share: float = 0.5) -> dict:
     ValueError
         If the snapshot holds no ``ValueDrift`` metric.
     """
-    per_column: dict[str, dict] = {}
-    count = share = None
-    for metric in snapshot.get("metrics") or []:
-        kind, cfg = _metric_kind(metric)
-        value = metric.get("value")
-        if kind == "DriftedColumnsCount":
-            if isinstance(value, dict):
-                count = _num(value.get("count"))
-                share = _num(value.get("share"))
-        elif kind == "ValueDrift":
-            column = cfg.get("column")
-            if column is None:
-                continue
-            score = _num(value.get("value") if isinstance(value, dict) else value)
-            method = str(cfg.get("method") or "")
-            threshold = _num(cfg.get("threshold"))
-            per_column[str(column)] = {
-                "drifted": _drift_rule(score, threshold, method),
-                "score": score,
-                "method": method,
-                "threshold": threshold,
-            }
+    per_column, count, share = _metric_results(snapshot)
     if not per_column:
         raise ValueError("snapshot holds no ValueDrift metric: was the report run with DataDriftPreset?")
-
-    for test in snapshot.get("tests") or []:
-        status = _status(test.get("status"))
-        params = (test.get("metric_config") or {}).get("params") or {}
-        kind = _type_name(params.get("type"))
-        if kind == "ValueDrift" and str(params.get("column")) in per_column and status in ("FAIL", "SUCCESS"):
-            per_column[str(params["column"])]["drifted"] = status == "FAIL"
+    _apply_tests(snapshot, per_column)
 
     n_columns = len(per_column)
     n_drifted = sum(1 for c in per_column.values() if c["drifted"])
@@ -292,6 +285,44 @@ def verdict_from_snapshot(snapshot: dict, *, drift_share: float = 0.5) -> dict:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _metric_results(snapshot: dict) -> tuple[dict[str, dict], float | None, float | None]:
+    """Per-column results of the ``ValueDrift`` metrics (drift by the score rule), and the
+    ``DriftedColumnsCount`` count and share (``None`` when absent)."""
+    per_column: dict[str, dict] = {}
+    count = share = None
+    for metric in snapshot.get("metrics") or []:
+        kind, cfg = _metric_kind(metric)
+        value = metric.get("value")
+        if kind == "DriftedColumnsCount":
+            if isinstance(value, dict):
+                count = _num(value.get("count"))
+                share = _num(value.get("share"))
+        elif kind == "ValueDrift":
+            column = cfg.get("column")
+            if column is None:
+                continue
+            score = _num(value.get("value") if isinstance(value, dict) else value)
+            method = str(cfg.get("method") or "")
+            threshold = _num(cfg.get("threshold"))
+            per_column[str(column)] = {
+                "drifted": _drift_rule(score, threshold, method),
+                "score": score,
+                "method": method,
+                "threshold": threshold,
+            }
+    return per_column, count, share
+
+
+def _apply_tests(snapshot: dict, per_column: dict[str, dict]) -> None:
+    """A column's ``ValueDrift`` test status, where there is one, decides its ``drifted`` flag (FAIL = drift)."""
+    for test in snapshot.get("tests") or []:
+        status = _status(test.get("status"))
+        params = (test.get("metric_config") or {}).get("params") or {}
+        kind = _type_name(params.get("type"))
+        if kind == "ValueDrift" and str(params.get("column")) in per_column and status in ("FAIL", "SUCCESS"):
+            per_column[str(params["column"])]["drifted"] = status == "FAIL"
 
 
 def _as_str_columns(frame: pd.DataFrame) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,10 +25,12 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from mir.config import Config
+    from mir.records.drift import DriftRecord
 
 __all__ = ["SUMMARY", "dashboard_panels", "load_history", "model_version", "record", "summary_of", "ui_command"]
 
-#: (column in the snapshot, key in metrics/drift.json, what it is) — one MeanValue metric each.
+#: (column in the snapshot, field of the verdict (:class:`mir.records.drift.DriftRecord`), what it is):
+#: one MeanValue metric each.
 SUMMARY = (
     ("mir_share_drifted", "share_drifted", "share of drifted columns (Evidently)"),
     ("mir_unknown_share", "unknown_flagged_share", "share of songs flagged unknown"),
@@ -65,21 +68,33 @@ def _version_number(version: str) -> float:
     return float(v[1:]) if v.startswith("v") and v[1:].isdigit() else 0.0
 
 
-def summary_of(verdict: dict, *, genres: list[str], version: str) -> dict[str, float]:
-    """The run's numbers as ``{column: value}`` (``None`` values, e.g. accuracy without labels, left out)."""
+def _as_record(verdict: "DriftRecord | Mapping[str, Any]") -> "DriftRecord":
+    from mir.records.drift import DriftRecord
+
+    return verdict if isinstance(verdict, DriftRecord) else DriftRecord.model_validate(verdict)
+
+
+def summary_of(verdict: "DriftRecord | Mapping[str, Any]", *, genres: list[str], version: str) -> dict[str, float]:
+    """The run's numbers as ``{column: value}`` (``None`` values, e.g. accuracy without labels, left out).
+
+    ``verdict`` is the run's record, or its ``metrics/drift.json`` dict (validated as one).
+    """
+    rec = _as_record(verdict)
     out: dict[str, float] = {}
     for col, key, _ in SUMMARY:
-        v = verdict.get(key)
+        v = getattr(rec, key)
         if v is not None:
             out[col] = float(v)
     for g in genres:
-        out[PRED_PREFIX + g] = float((verdict.get("predicted_share") or {}).get(g, 0.0))
+        out[PRED_PREFIX + g] = float(rec.predicted_share.get(g, 0.0))
     out[VERSION_COLUMN] = _version_number(version)
     return out
 
 
 def _workspace(path: str | os.PathLike[str]):
-    os.environ.setdefault("DO_NOT_TRACK", "1")
+    from mir.env import quiet
+
+    quiet()
     from evidently.ui.workspace import Workspace
 
     Path(path).mkdir(parents=True, exist_ok=True)
@@ -143,7 +158,7 @@ def _ensure_dashboard(ws, project, genres: list[str]) -> None:
 
 
 def record(cfg: "Config", *, reference: "pd.DataFrame", current: "pd.DataFrame", columns: list[str],
-           categorical: list[str], verdict: dict, genres: list[str], origin: str,
+           categorical: list[str], verdict: "DriftRecord | Mapping[str, Any]", genres: list[str], origin: str,
            timestamp: _dt.datetime | None = None) -> dict[str, Any]:
     """Add this monitor run to the workspace as one Evidently snapshot; return where it went.
 
@@ -153,8 +168,8 @@ def record(cfg: "Config", *, reference: "pd.DataFrame", current: "pd.DataFrame",
         The drift report's tables (training clips, new songs).
     columns, categorical : list of str
         The numeric and categorical columns compared (those of ``reports/drift.html``).
-    verdict : dict
-        The run's ``metrics/drift.json`` (its numbers become the ``mir_*`` metrics).
+    verdict : DriftRecord or dict
+        The run's verdict, ``metrics/drift.json`` (its numbers become the ``mir_*`` metrics).
     genres : list of str
         The model's genres (the predicted-genre panel).
     origin : str
@@ -167,12 +182,16 @@ def record(cfg: "Config", *, reference: "pd.DataFrame", current: "pd.DataFrame",
     """
     import warnings
 
+    from mir.env import quiet
+
+    quiet()
     from evidently import DataDefinition, Dataset, Report
     from evidently.metrics import MeanValue
     from evidently.presets import DataDriftPreset
 
+    rec = _as_record(verdict)
     version = model_version(cfg)
-    summary = summary_of(verdict, genres=genres, version=version)
+    summary = summary_of(rec, genres=genres, version=version)
     summary["mir_drift_run"] = 1.0
     ts = timestamp or _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
 
@@ -190,7 +209,7 @@ def record(cfg: "Config", *, reference: "pd.DataFrame", current: "pd.DataFrame",
     report = Report([DataDriftPreset(columns=[str(c) for c in columns] + list(categorical),
                                      drift_share=cfg.monitor.drift_share),
                      *[MeanValue(column=k) for k in summary]])
-    meta = {"origin": origin, "model_version": version, "new_music": str(verdict.get("new_music", "")),
+    meta = {"origin": origin, "model_version": version, "new_music": rec.new_music,
             **{k: f"{v:.6g}" for k, v in summary.items()}}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 if TYPE_CHECKING:
     from mir.config import Config
+    from mir.records.drift import DriftRecord, NoNewMusic
 
 #: (label, path under reports/) of the fixed pages; the song timelines and run summaries are found by listing.
 PAGES = (
@@ -247,41 +248,79 @@ def build_report(cfg: "Config", *, progress: bool = True) -> Path:
         The page.
     """
     from mir.io import write_text
-    from mir.reports.html import esc, img, page, table
-    from mir.reports.vega import charts_html, dvc_plot_specs, versions
+    from mir.reports.html import esc, page, table
 
     reports, metrics_dir = Path(cfg.paths.reports), Path(cfg.paths.metrics)
-    m = {k: _load(metrics_dir / f"{k}.json") for k in ("validation", "feature_validation", "train", "eval", "drift")}
+    m = {k: _load(metrics_dir / f"{k}.json") for k in ("validation", "feature_validation", "train", "eval")}
+    drift = _load_drift(metrics_dir / "drift.json")
     now = _dt.datetime.now(_dt.timezone.utc)
     commit = git_commit()
     rid = run_id(now=now, commit=commit)
 
     body = table(["run", ""], [("run id", rid), ("git commit", commit), ("created", f"{now:%Y-%m-%d %H:%M:%S} UTC"),
                                ("dataset", cfg.data.dataset), ("genres", ", ".join(cfg.genres))])
+    body += "".join(f'<div class="card">{esc(k)}<b>{esc(v)}</b></div>' for k, v in _cards(m, drift))
+    history = _history(cfg)
+    charts, has_vega = _charts(history)
+    body += _links(reports, has_plots=bool(charts))
+    body += _champion_section(cfg, m["eval"])
+    body += _validation_section(m)
+    body += _plots_section(cfg, charts, has_vega=has_vega)
+    body += _scores_section(m)
+    body += _new_music_section(drift)
+    body += _history_section(cfg, history)
+    params = json.dumps(cfg.model_dump(by_alias=True), indent=2)
+    body += f"<h2>Parameters</h2><details><summary>params.yaml as validated</summary><pre>{esc(params)}</pre></details>"
+    sub = f"run {rid} · commit {commit} · {now:%Y-%m-%d %H:%M} UTC"
+    out = write_text(reports / "index.html", page("mir — pipeline report", body, subtitle=sub))
+    if progress:
+        print(f"report: {out.resolve()}")
+    return out
+
+
+def _load_drift(path: Path) -> "DriftRecord | NoNewMusic | None":
+    """``metrics/drift.json`` as its record (:func:`mir.records.drift.parse_drift`), or ``None`` without one."""
+    from mir.records.drift import parse_drift
+
+    raw = _load(path)
+    return None if raw is None else parse_drift(raw)
+
+
+def _cards(m: dict[str, Any], drift: "DriftRecord | NoNewMusic | None") -> list[tuple[str, str]]:
+    """The headline numbers: test accuracy and macro-F1, the baseline, drift on new music, epochs."""
+    from mir.records.drift import NoNewMusic
+
     cards = []
     if m["eval"]:
         cards += [("test accuracy", f"{m['eval']['accuracy']:.3f}"), ("macro-F1", f"{m['eval']['macro_f1']:.3f}")]
         if "accuracy" in m["eval"].get("baseline", {}):
             cards.append((f"baseline ({m['eval']['baseline']['kind']})", f"{m['eval']['baseline']['accuracy']:.3f}"))
-    if m["drift"] and m["drift"].get("configured") is False:
+    if isinstance(drift, NoNewMusic):
         cards.append(("drift on new music", "no new music configured"))
-    elif m["drift"]:
-        cards.append(("drift on new music", "detected" if m["drift"].get("drift", m["drift"]["dataset_drift"]) else "none"))
-        if m["drift"].get("new_music_accuracy") is not None:
-            cards.append(("accuracy on new music", f"{m['drift']['new_music_accuracy']:.3f}"))
+    elif drift is not None:
+        cards.append(("drift on new music", "detected" if drift.drift else "none"))
+        if drift.new_music_accuracy is not None:
+            cards.append(("accuracy on new music", f"{drift.new_music_accuracy:.3f}"))
     if m["train"]:
         cards.append(("epochs", str(m["train"]["epochs_run"])))
-    body += "".join(f'<div class="card">{esc(k)}<b>{esc(v)}</b></div>' for k, v in cards)
+    return cards
+
+
+def _charts(history: list[dict[str, Any]]) -> tuple[str, bool]:
+    """dvc.yaml's plots and the monitoring history as Vega-Lite charts; whether Vega is inlined."""
+    from mir.reports.vega import charts_html, dvc_plot_specs
 
     specs = dvc_plot_specs("dvc.yaml")
-    history = _history(cfg)
     if len(history) >= 1:
         specs = [*specs, ("Monitoring over time (one point per monitor run)", history_spec(history), None)]
     charts = charts_html(specs)
-    has_vega = 'class="dvc-plot"' in charts
-    body += _links(reports, has_plots=bool(charts))
-    body += _champion_section(cfg, m["eval"])
+    return charts, 'class="dvc-plot"' in charts
 
+
+def _validation_section(m: dict[str, Any]) -> str:
+    from mir.reports.html import esc
+
+    body = ""
     if m["validation"]:
         v = m["validation"]["manifest"]
         status = '<span class="ok">passed</span>' if v["success"] else '<span class="bad">FAILED</span>'
@@ -294,16 +333,33 @@ def build_report(cfg: "Config", *, progress: bool = True) -> Path:
         status = '<span class="ok">passed</span>' if v["success"] else '<span class="bad">FAILED</span>'
         body += f"<p>Feature suite {status}: {v['n_expectations'] - v['n_failed']} of {v['n_expectations']} " \
                 f"expectations met on {v['n_clips']} clips.</p>"
+    return body
+
+
+def _plots_section(cfg: "Config", charts: str, *, has_vega: bool) -> str:
+    """The DVC plots; without inlined Vega, a static picture of the training curves instead."""
+    from mir.reports.html import esc, img
+    from mir.reports.vega import versions
+
+    body = ""
     if charts:
         lib = versions()
         note = (f"vega {lib['vega']}, vega-lite {lib['vega-lite']}, vega-embed {lib['vega-embed']} inlined"
                 if has_vega and lib else "")
         body += (f'<h2 id="plots">DVC plots</h2><p class="muted">The <code>plots:</code> of dvc.yaml '
                  f"(<code>dvc plots show</code> draws the same data){esc('; ' + note if note else '')}.</p>" + charts)
-    if not has_vega:  # no inlined Vega: a static picture of the training curves instead
+    if not has_vega:
         png = _history_png(Path(cfg.paths.plots) / "train_history.csv")
         if png:
             body += '<h2 id="training">Training curves</h2>' + img(png, "training curves")
+    return body
+
+
+def _scores_section(m: dict[str, Any]) -> str:
+    """The training metrics and the per-genre test scores."""
+    from mir.reports.html import table
+
+    body = ""
     if m["train"]:
         body += table(["training", "value"], [(k, v) for k, v in sorted(m["train"].items())])
     if m["eval"]:
@@ -311,19 +367,18 @@ def build_report(cfg: "Config", *, progress: bool = True) -> Path:
         body += "<h2>Per-genre test scores</h2>" + table(
             ["genre", "precision", "recall", "F1", "support"],
             [(g, v["precision"], v["recall"], v["f1"], v["support"]) for g, v in pc.items()])
-    if m["drift"] and m["drift"].get("configured") is False:
-        body += f'<h2>New music</h2><p class="bad">{esc(m["drift"]["message"])}.</p>'
-    elif m["drift"]:
-        d = m["drift"]
-        body += (f"<h2>New music</h2><p>{d['n_clips']} clips from <code>{esc(d['new_music'])}</code>; "
-                 f"{d['n_drifted']} of {d['n_columns']} summary features drifted "
-                 f"({esc(', '.join(d['drifted_columns']) or 'none')}).</p>")
-        body += table(["genre", "share of predictions"], sorted(d["predicted_share"].items()))
-    body += _history_section(cfg, history)
-    params = json.dumps(cfg.model_dump(by_alias=True), indent=2)
-    body += f"<h2>Parameters</h2><details><summary>params.yaml as validated</summary><pre>{esc(params)}</pre></details>"
-    sub = f"run {rid} · commit {commit} · {now:%Y-%m-%d %H:%M} UTC"
-    out = write_text(reports / "index.html", page("mir — pipeline report", body, subtitle=sub))
-    if progress:
-        print(f"report: {out.resolve()}")
-    return out
+    return body
+
+
+def _new_music_section(drift: "DriftRecord | NoNewMusic | None") -> str:
+    from mir.records.drift import NoNewMusic
+    from mir.reports.html import esc, table
+
+    if drift is None:
+        return ""
+    if isinstance(drift, NoNewMusic):
+        return f'<h2>New music</h2><p class="bad">{esc(drift.message)}.</p>'
+    return (f"<h2>New music</h2><p>{drift.n_clips} clips from <code>{esc(drift.new_music)}</code>; "
+            f"{drift.n_drifted} of {drift.n_columns} summary features drifted "
+            f"({esc(', '.join(drift.drifted_columns) or 'none')}).</p>"
+            + table(["genre", "share of predictions"], sorted(drift.predicted_share.items())))

@@ -121,30 +121,56 @@ def spec_for(plot_id: str, props: dict[str, Any] | None, *, root: str | Path = "
         raise ValueError("no y column")
     title = props.get("title") or plot_id
     base: dict[str, Any] = {"$schema": SCHEMA, "title": title, "width": 420, "height": 240}
-
     if template in CONFUSION_TEMPLATES:
-        (file, ys), = list(files.items())[:1]
-        x, y = _x_column(props.get("x"), file), ys[0]
-        rows = [{"x": r[x], "y": r[y]} for r in _records(Path(root) / file, [x, y])]
-        transform: list[dict[str, Any]] = [{"aggregate": [{"op": "count", "as": "n"}], "groupby": ["x", "y"]}]
-        value, fmt = "n", "d"
-        if template == "confusion_normalized":
-            transform += [{"joinaggregate": [{"op": "sum", "field": "n", "as": "row_total"}], "groupby": ["y"]},
-                          {"calculate": "datum.n / datum.row_total", "as": "share"}]
-            value, fmt = "share", ".2f"
-        transform.append({"joinaggregate": [{"op": "max", "field": value, "as": "vmax"}]})
-        enc = {"x": {"field": "x", "type": "nominal", "title": props.get("x_label") or x},
-               "y": {"field": "y", "type": "nominal", "title": props.get("y_label") or y}}
-        return {**base, "width": 300, "height": 300, "data": {"values": rows}, "transform": transform,
-                "encoding": enc,
-                "layer": [{"mark": "rect", "encoding": {"color": {"field": value, "type": "quantitative",
-                                                                  "scale": {"scheme": "blues"}}}},
-                          {"mark": {"type": "text"}, "encoding": {
-                              "text": {"field": value, "format": fmt},
-                              "color": {"condition": {"test": f"datum.{value} > datum.vmax / 2", "value": "white"},
-                                        "value": "black"}}}]}
+        return _confusion_spec(base, template, files, props, root=root)
+    rows, x_name = _series_rows(files, props, root=root)
+    if template in BAR_TEMPLATES:
+        sort = "-x" if template.endswith("sorted") else None
+        return {**base, "data": {"values": rows}, "mark": "bar",
+                "encoding": {"y": {"field": "x", "type": "nominal", "title": props.get("x_label") or x_name,
+                                   "sort": sort},
+                             "x": {"field": "value", "type": "quantitative", "title": props.get("y_label") or "value"},
+                             "color": {"field": "series", "type": "nominal", "title": None}}}
+    mark: dict[str, Any] = ({"type": "point"} if template in POINT_TEMPLATES
+                            else {"type": "line", "point": True, "tooltip": True})
+    return {**base, "data": {"values": rows}, "mark": mark,
+            "encoding": {"x": {"field": "x", "type": "quantitative", "title": props.get("x_label") or x_name},
+                         "y": {"field": "value", "type": "quantitative", "scale": {"zero": False},
+                               "title": props.get("y_label") or " / ".join(sorted({r["series"] for r in rows}))},
+                         "color": {"field": "series", "type": "nominal", "title": None},
+                         "tooltip": [{"field": "x", "title": x_name}, {"field": "series"},
+                                     {"field": "value", "format": ".4f"}]}}
 
-    rows_all: list[dict[str, Any]] = []
+
+def _confusion_spec(base: dict[str, Any], template: str, files: dict[str, list[str]], props: dict[str, Any], *,
+                    root: str | Path) -> dict[str, Any]:
+    """A heat-map of the (x, y) pairs of the first file: counts, or shares of each row (``confusion_normalized``)."""
+    (file, ys), = list(files.items())[:1]
+    x, y = _x_column(props.get("x"), file), ys[0]
+    rows = [{"x": r[x], "y": r[y]} for r in _records(Path(root) / file, [x, y])]
+    transform: list[dict[str, Any]] = [{"aggregate": [{"op": "count", "as": "n"}], "groupby": ["x", "y"]}]
+    value, fmt = "n", "d"
+    if template == "confusion_normalized":
+        transform += [{"joinaggregate": [{"op": "sum", "field": "n", "as": "row_total"}], "groupby": ["y"]},
+                      {"calculate": "datum.n / datum.row_total", "as": "share"}]
+        value, fmt = "share", ".2f"
+    transform.append({"joinaggregate": [{"op": "max", "field": value, "as": "vmax"}]})
+    enc = {"x": {"field": "x", "type": "nominal", "title": props.get("x_label") or x},
+           "y": {"field": "y", "type": "nominal", "title": props.get("y_label") or y}}
+    return {**base, "width": 300, "height": 300, "data": {"values": rows}, "transform": transform,
+            "encoding": enc,
+            "layer": [{"mark": "rect", "encoding": {"color": {"field": value, "type": "quantitative",
+                                                              "scale": {"scheme": "blues"}}}},
+                      {"mark": {"type": "text"}, "encoding": {
+                          "text": {"field": value, "format": fmt},
+                          "color": {"condition": {"test": f"datum.{value} > datum.vmax / 2", "value": "white"},
+                                    "value": "black"}}}]}
+
+
+def _series_rows(files: dict[str, list[str]], props: dict[str, Any], *,
+                 root: str | Path) -> tuple[list[dict[str, Any]], str | None]:
+    """Every (x, y column) value of every file as ``{"x", "series", "value"}`` rows, and the first x column's name."""
+    rows: list[dict[str, Any]] = []
     x_name = None
     for file, ys in files.items():
         x = _x_column(props.get("x"), file)
@@ -154,23 +180,8 @@ def spec_for(plot_id: str, props: dict[str, Any] | None, *, root: str | Path = "
         for r in _records(Path(root) / file, [x, *ys]):
             for c in ys:
                 series = c if len(files) == 1 else f"{file}::{c}"
-                rows_all.append({"x": r[x], "series": series, "value": r[c]})
-    if template in BAR_TEMPLATES:
-        sort = "-x" if template.endswith("sorted") else None
-        return {**base, "data": {"values": rows_all}, "mark": "bar",
-                "encoding": {"y": {"field": "x", "type": "nominal", "title": props.get("x_label") or x_name,
-                                   "sort": sort},
-                             "x": {"field": "value", "type": "quantitative", "title": props.get("y_label") or "value"},
-                             "color": {"field": "series", "type": "nominal", "title": None}}}
-    mark: dict[str, Any] = ({"type": "point"} if template in POINT_TEMPLATES
-                            else {"type": "line", "point": True, "tooltip": True})
-    return {**base, "data": {"values": rows_all}, "mark": mark,
-            "encoding": {"x": {"field": "x", "type": "quantitative", "title": props.get("x_label") or x_name},
-                         "y": {"field": "value", "type": "quantitative", "scale": {"zero": False},
-                               "title": props.get("y_label") or " / ".join(sorted({r["series"] for r in rows_all}))},
-                         "color": {"field": "series", "type": "nominal", "title": None},
-                         "tooltip": [{"field": "x", "title": x_name}, {"field": "series"},
-                                     {"field": "value", "format": ".4f"}]}}
+                rows.append({"x": r[x], "series": series, "value": r[c]})
+    return rows, x_name
 
 
 def dvc_plot_specs(dvc_yaml: str | Path = "dvc.yaml") -> list[tuple[str, dict[str, Any] | None, str | None]]:

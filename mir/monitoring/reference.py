@@ -1,0 +1,218 @@
+"""The monitor's reference: what new music is compared with, learned from the training and validation clips.
+
+:func:`build_reference` takes the training clips of the feature store (a seeded sample of at most
+``monitor.max_reference_clips``): their summary features, a tempo estimate, the first
+``monitor.embedding_pcs`` principal components of the model's ``embedding`` and its prediction, plus the
+class spaces of the unknown-genre distances (:mod:`mir.monitoring.ood`). The validation clips calibrate
+both novelty scores (``unknown`` = new source, and ``new_genre``).
+
+:func:`unknown_distance` and :func:`genre_distance` are the two distances, used the same way on the
+calibration clips here and on new music (:func:`mir.monitoring.monitor.analyse_folder`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from mir.config import Config
+    from mir.monitoring.ood import Calibration, EmbeddingSpace, LayerSpaces
+
+#: The categorical prediction column of the drift report.
+PRED_COLUMN = "pred_genre"
+
+__all__ = ["PRED_COLUMN", "Reference", "build_reference", "genre_distance", "pred_columns", "select_layers",
+           "stats_layers", "tag_probs", "unknown_distance"]
+
+
+@dataclass
+class Reference:
+    """Everything learned from the training (and validation) clips that new music is compared with."""
+
+    table: "pd.DataFrame"  # one row per reference training clip: features, tempo, PCs, prediction
+    genres: list[str]
+    pca_mean: np.ndarray
+    pca_components: np.ndarray
+    space: "EmbeddingSpace"
+    calibration: "Calibration"
+    calibration_split: str
+    layers: "LayerSpaces | None" = None  # monitor.ood_features == "layers": per-layer statistics spaces
+    # the new-genre score's calibration on the same validation clips (musicnn: the tag 5-NN distance; other
+    # models: the relative Mahalanobis distance), and the embedding's background Gaussian (embedding features)
+    novelty: "Calibration | None" = None
+    background: "EmbeddingSpace | None" = None
+    # musicnn models: the training clips' musicnn tag probabilities; new_genre = cosine 5-NN distance to them
+    tag_reference: "np.ndarray | None" = None
+
+
+def pred_columns(logp: np.ndarray, emb: np.ndarray, genres: list[str], pca_mean, pca_comps) -> dict[str, Any]:
+    """The embedding's principal components (``emb_pc1``…), ``confidence`` and the predicted genre."""
+    from mir.model.inference import softmax_rows
+    from mir.monitoring.tables import pca_transform
+
+    probs = softmax_rows(logp)
+    cols: dict[str, Any] = {}
+    pcs = pca_transform(emb, pca_mean, pca_comps) if pca_comps.shape[0] else np.zeros((len(emb), 0))
+    for j in range(pcs.shape[1]):
+        cols[f"emb_pc{j + 1}"] = pcs[:, j]
+    cols["confidence"] = probs.max(axis=1)
+    cols[PRED_COLUMN] = [genres[i] for i in probs.argmax(axis=1)]
+    return cols
+
+
+def tag_probs(engine, info: dict, X, rows) -> "np.ndarray | None":
+    """musicnn's 50 tag probabilities per clip (mean logit over its chunks), or ``None`` for other models.
+
+    The body outputs come from the engine's per-clip cache (``clip_outputs`` has just filled it).
+    """
+    if info.get("arch") != "musicnn":
+        return None
+    from mir.model.pretrained import musicnn_tag_logits, musicnn_weights
+
+    w = musicnn_weights()
+    logits = np.stack([musicnn_tag_logits(e["features"], w).mean(axis=0) for e in engine.clip_body(X, rows)])
+    return 1.0 / (1.0 + np.exp(-logits))
+
+
+def select_layers(layer_stats: dict, names) -> dict:
+    """The statistics of the layers ``names`` (in that order)."""
+    return {n: layer_stats[n] for n in names}
+
+
+def stats_layers(cfg: "Config", model) -> list[str]:
+    """The layers whose statistics the OOD distance uses ([] = the embedding)."""
+    if cfg.monitor.ood_features != "layers":
+        return []
+    from mir.model.inference import feature_map_layers
+
+    names = feature_map_layers(model)
+    if not names:
+        print("monitor: the model has no convolutional feature maps; the OOD distance uses its embedding")
+    return names
+
+
+def unknown_distance(*, space: "EmbeddingSpace", layers: "LayerSpaces | None", emb: np.ndarray,
+                     stats: dict) -> np.ndarray:
+    """The ``unknown`` (new-source) distance: per-layer when ``layers`` is set, else on the embedding."""
+    from mir.monitoring import ood
+
+    return ood.layer_distance(layers, stats) if layers else ood.nearest_centroid(space, emb)[0]
+
+
+def genre_distance(*, space: "EmbeddingSpace", layers: "LayerSpaces | None", background: "EmbeddingSpace | None",
+                   tag_reference: "np.ndarray | None", emb: np.ndarray, stats: dict,
+                   tags: Callable[[], np.ndarray]) -> np.ndarray:
+    """The ``new_genre`` distance: musicnn's tag 5-NN (``tag_reference`` set; ``tags()`` gives the clips'
+    tag probabilities), else the relative Mahalanobis distance (per layer, or on the embedding)."""
+    from mir.monitoring import ood
+
+    if tag_reference is not None:
+        return ood.knn_cosine_distance(tag_reference, tags())
+    return ood.layer_relative_distance(layers, stats) if layers else ood.relative_distance(space, background, emb)
+
+
+def _training_clips(cfg: "Config", store) -> "pd.DataFrame":
+    """The training clips of the store, a seeded sample of at most ``monitor.max_reference_clips``."""
+    train = store.split("train")
+    if train.empty:
+        raise ValueError(f"no training clips in {cfg.paths.features}: run the featurize stage first")
+    if len(train) > cfg.monitor.max_reference_clips:
+        train = train.sample(n=cfg.monitor.max_reference_clips, random_state=cfg.seed).sort_values("row")
+    return train
+
+
+def _feature_table(cfg: "Config", store, train: "pd.DataFrame") -> "pd.DataFrame":
+    """The clips' summary features (the store's ``stats.csv``) and a tempo estimate from their log-mel."""
+    from mir.monitoring.tables import tempo_bpm
+
+    fp = cfg.features
+    stats = store.stats().drop_duplicates("clip_id").set_index("clip_id")
+    table = stats.loc[train["clip_id"]].reset_index()
+    table["tempo_bpm"] = [tempo_bpm(np.asarray(store.logmel[r], dtype=np.float32), sr=fp.sample_rate,
+                                    hop_length=fp.hop_length) for r in train["row"]]
+    return table
+
+
+def _calibration_clips(store) -> tuple[str, "pd.DataFrame"]:
+    """The valid split's clips; the test or train split's only when a dataset has no valid split."""
+    for split in ("valid", "test", "train"):
+        rows = store.split(split)
+        if not rows.empty:
+            break
+    if split != "valid":
+        print(f"monitor: no validation clips; the unknown-genre threshold is calibrated on the {split} split")
+    return split, rows
+
+
+def build_reference(cfg: "Config", model, info: dict) -> Reference:
+    """The reference table, embedding PCA, class centroids and OOD calibration.
+
+    Parameters
+    ----------
+    cfg : Config
+        Validated parameters (``paths.features``, ``monitor.*``, ``seed``).
+    model : keras.Model
+        The trained classifier (with an ``embedding`` layer).
+    info : dict
+        ``models/labels.json`` (``genres``, ``chunk_frames``).
+
+    Returns
+    -------
+    Reference
+    """
+    import pandas as pd
+
+    from mir.features.extract import FeatureStore
+    from mir.model.inference import Engine
+    from mir.monitoring import ood
+    from mir.monitoring.tables import fit_pca
+
+    engine = Engine.for_model(model, cfg)
+    genres = list(info["genres"])
+    store = FeatureStore(cfg.paths.features)
+    train = _training_clips(cfg, store)
+    table = _feature_table(cfg, store, train)
+    layer_names = stats_layers(cfg, model)
+    o = engine.clip_outputs(store.logmel, train["row"].to_numpy(), desc="monitor (reference)")
+    emb, tr_stats = o["embedding"], select_layers(o["layer_stats"], layer_names)
+    pca_mean, comps = fit_pca(emb, n_components=cfg.monitor.embedding_pcs)
+    for k, v in pred_columns(o["logp"], emb, genres, pca_mean, comps).items():
+        table[k] = v
+    y = train["genre"].map({g: i for i, g in enumerate(genres)})
+    keep = y.notna().to_numpy()
+    y_keep, shrinkage = y[keep].astype(int).to_numpy(), cfg.monitor.ood_shrinkage
+    space = ood.fit_space(emb[keep], y_keep, n_classes=len(genres), shrinkage=shrinkage)
+    layers = (ood.fit_layer_spaces({k: v[keep] for k, v in tr_stats.items()}, y_keep, n_classes=len(genres),
+                                   shrinkage=shrinkage) if layer_names else None)
+    spaces = {"space": space, "layers": layers,
+              "background": None if layers else ood.fit_background(emb[keep], shrinkage=shrinkage),
+              "tag_reference": tag_probs(engine, info, store.logmel, train["row"].to_numpy()[keep])}
+    split, calibration, novelty = _calibrate(cfg, engine, info, store, layer_names, spaces)
+    return Reference(table=pd.DataFrame(table), genres=genres, pca_mean=pca_mean, pca_components=comps,
+                     calibration=calibration, calibration_split=split, novelty=novelty, **spaces)
+
+
+def _calibrate(cfg: "Config", engine, info: dict, store, layer_names: list[str],
+               spaces: dict) -> tuple[str, "Calibration", "Calibration"]:
+    """``(split, unknown calibration, new-genre calibration)`` from the calibration clips' two distances.
+
+    ``spaces``: the reference's ``space``, ``layers``, ``background`` and ``tag_reference``.
+    """
+    from mir.model.inference import softmax_rows
+    from mir.monitoring import ood
+
+    split, clips = _calibration_clips(store)
+    rows = clips["row"].to_numpy()
+    o = engine.clip_outputs(store.logmel, rows, desc="monitor (calibration)")
+    emb, stats = o["embedding"], select_layers(o["layer_stats"], layer_names)
+    cal_msp = ood.msp(softmax_rows(o["logp"]))
+    dist = unknown_distance(space=spaces["space"], layers=spaces["layers"], emb=emb, stats=stats)
+    rel = genre_distance(**spaces, emb=emb, stats=stats, tags=lambda: tag_probs(engine, info, store.logmel, rows))
+    kw = {"quantile": cfg.monitor.ood_quantile, "weight_dist": cfg.monitor.ood_weight_dist}
+    return split, ood.calibrate(cal_msp, dist, **kw), ood.calibrate(cal_msp, rel, **kw)
