@@ -53,7 +53,7 @@ def shifted_copy(src: Path, dst: Path, cfg) -> Path:
 
     from mir.audio import load
     from mir.demo import Shift, apply_shift
-    from mir.monitoring.tables import list_new_music
+    from mir.datasets.new_music import list_new_music
 
     shift = Shift(**cfg.new_music.shift.model_dump())
     for i, s in enumerate(list_new_music(src)):
@@ -102,26 +102,26 @@ def main() -> None:
     import numpy as np
 
     from mir.config import load_config
-    from mir.model.inference import load_model
     from mir.io import read_json
+    from mir.model.bundle import ModelBundle
     from mir.monitoring import ood
     from mir.monitoring.monitor import analyse_folder, build_reference, drift_columns, drift_verdict
 
     cfg = load_config()
-    model, info = load_model(cfg.paths.models)
-    ref = build_reference(cfg, model, info)
+    bundle = ModelBundle.load(cfg.paths.models)
+    ref = build_reference(cfg, bundle)
     acc = (read_json("metrics/eval.json") if Path("metrics/eval.json").exists() else {}).get("accuracy")
-    print(f"model: {', '.join(info['genres'])}; test accuracy {acc}; reference {len(ref.table)} training clips; "
+    print(f"model: {', '.join(bundle.genres)}; test accuracy {acc}; reference {len(ref.table)} training clips; "
           f"OOD threshold {ref.calibration.threshold:.3f} (q={ref.calibration.quantile}, "
           f"{ref.calibration.n} {ref.calibration_split} clips)", flush=True)
 
-    known, _ = analyse_folder(cfg, model, info, ref, data / "gtzan4" / "valid", progress=False)
+    known, _ = analyse_folder(cfg, bundle, ref, data / "gtzan4" / "valid", progress=False)
     cols = drift_columns(ref, known)
     tmp = Path(tempfile.mkdtemp(prefix="mir-bench-shifted-"))
-    shifted, _ = analyse_folder(cfg, model, info, ref, shifted_copy(data / "gtzan4" / "valid", tmp, cfg),
+    shifted, _ = analyse_folder(cfg, bundle, ref, shifted_copy(data / "gtzan4" / "valid", tmp, cfg),
                                 progress=False)
-    songs, rej = analyse_folder(cfg, model, info, ref, data / "songs", progress=False)
-    unknown, _ = analyse_folder(cfg, model, info, ref, data / "new_genres", progress=False)
+    songs, rej = analyse_folder(cfg, bundle, ref, data / "songs", progress=False)
+    unknown, _ = analyse_folder(cfg, bundle, ref, data / "new_genres", progress=False)
     print(f"analysed: {len(known)} known (gtzan4/valid), {len(shifted)} shifted, {len(songs)} songs "
           f"({len(rej)} skipped), {len(unknown)} unknown-genre (new_genres)", flush=True)
 

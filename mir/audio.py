@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mir.datasets.base import AUDIO_EXTENSIONS  # noqa: E402,F401 - one list, re-exported
 
 #: A decode yielding fewer than this share of the frames the header promises is a truncated file.
 TRUNCATION_RATIO = 0.9

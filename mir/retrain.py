@@ -239,7 +239,7 @@ def hand_over(cfg: "Config", new_dir: str | os.PathLike[str], *, known: list[str
 
     from mir.datasets.ingest import check_clip
     from mir.io import atomic_path, write_text
-    from mir.monitoring.tables import list_new_music
+    from mir.datasets.new_music import list_new_music
 
     dest_root = Path(cfg.retrain.labelled_dir)
     by_genre: dict[str, list] = {}

@@ -16,7 +16,8 @@ import yaml
 
 from conftest import ROOT, TINY, _merge, tone, write_audio
 from mir.monitoring import ood
-from mir.monitoring.tables import fit_pca, list_new_music, pca_transform, tempo_bpm
+from mir.datasets.new_music import list_new_music
+from mir.monitoring.tables import fit_pca, pca_transform, tempo_bpm
 
 BIN = str(Path(sys.executable).parent)
 EXTERNAL = re.compile(r"<script[^>]*\ssrc\s*=\s*[\"']?\s*(https?:)?//|<link[^>]*\shref\s*=\s*[\"']?\s*(https?:)?//"

@@ -44,7 +44,7 @@ def test_folder_new_music_is_snapshotted_and_the_source_never_modified(project, 
     from mir.config import load_config
     from mir.datasets.prepare import prepare_new_music
     from mir.monitoring.monitor import resolve_new_music
-    from mir.monitoring.tables import list_new_music
+    from mir.datasets.new_music import list_new_music
 
     src = _songs(tmp_path / "mine", {"rock": 2, "polka": 1, "": 1})
     before = _mtimes(src)

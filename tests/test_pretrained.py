@@ -71,7 +71,7 @@ def test_train_fits_only_the_head_and_the_saved_model_predicts(project, tiny_par
 
     from mir import stages
     from mir.config import load_config
-    from mir.model.inference import load_model
+    from mir.model.bundle import ModelBundle
     from mir.model.pretrained import LAYER_MAP, layer_weights, musicnn_weights
 
     tiny_params["synth"]["clips_per_genre"] = 4
@@ -82,8 +82,9 @@ def test_train_fits_only_the_head_and_the_saved_model_predicts(project, tiny_par
     cfg = load_config()
     for s in ("data", "ingest", "featurize", "train"):
         stages.run(s, cfg, progress=False)
-    model, info = load_model(cfg.paths.models)
-    assert info["arch"] == "musicnn" and info["chunk_frames"] == 187
+    bundle = ModelBundle.load(cfg.paths.models)
+    model = bundle.model
+    assert bundle.arch == "musicnn" and bundle.chunk_frames == 187
     w = musicnn_weights()
     for name in ("musicnn_timbral_74", "musicnn_mid2", "musicnn_bn_pool"):
         for got, want in zip(model.get_layer(name).get_weights(), layer_weights(name, w)):

@@ -173,7 +173,7 @@ def test_bad_input_corpus_through_every_entry_point(project, tiny_params, capsys
 
 def test_listing_keeps_broken_links_and_folders_named_like_audio(tmp_path):
     from mir.datasets.folder import list_clips
-    from mir.monitoring.tables import list_new_music
+    from mir.datasets.new_music import list_new_music
 
     d = tmp_path / "m"
     write_audio(d / "rock" / "ok.wav", tone(1.0))

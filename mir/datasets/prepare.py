@@ -126,7 +126,7 @@ def prepare_new_music(cfg: "Config", *, progress: bool = True) -> Path:
                     legacy={"synth.json", NEW_MUSIC_STATUS, *demo.GENRES})
     status = out / NEW_MUSIC_STATUS
     if nm.source == "folder":
-        from mir.monitoring.tables import list_new_music
+        from mir.datasets.new_music import list_new_music
 
         root = Path(nm.root)
         if not root.is_dir():

@@ -572,12 +572,3 @@ def softmax_rows(logp: np.ndarray) -> np.ndarray:
     """Normalise mean log-probabilities into a distribution per row."""
     z = np.exp(logp - logp.max(axis=1, keepdims=True))
     return z / z.sum(axis=1, keepdims=True)
-
-
-def load_model(model_dir: str | os.PathLike[str]):
-    """``(model, labels_info)`` from a model folder (``model.keras`` + ``labels.json``)."""
-    from mir.io import read_json
-
-    keras = _keras()
-    d = Path(model_dir)
-    return keras.models.load_model(d / "model.keras"), read_json(d / "labels.json")

@@ -45,7 +45,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from mir.config import Config
-    from mir.monitoring.tables import NewSong
+    from mir.datasets.new_music import NewSong
+    from mir.model.bundle import ModelBundle
     from mir.monitoring.verdict import Labelled
     from mir.records.drift import DriftRecord
 
@@ -91,7 +92,7 @@ def _featurise(cfg: "Config", songs: list["NewSong"], rejected: list[dict], *,
     return rows, mels
 
 
-def _score(table: "pd.DataFrame", engine, info: dict, ref: Reference, X: np.ndarray) -> None:
+def _score(table: "pd.DataFrame", engine, bundle: "ModelBundle", ref: Reference, X: np.ndarray) -> None:
     """Add the prediction and both novelty scores of the songs (log-mels ``X``) to ``table``."""
     from mir.model.inference import softmax_rows
     from mir.monitoring import ood
@@ -113,13 +114,13 @@ def _score(table: "pd.DataFrame", engine, info: dict, ref: Reference, X: np.ndar
     if ref.novelty is not None:  # far from every genre relative to training music as a whole: a new genre
         table["genre_dist"] = genre_distance(space=ref.space, layers=ref.layers, background=ref.background,
                                              tag_reference=ref.tag_reference, emb=emb, stats=stats,
-                                             tags=lambda: tag_probs(engine, info, X, rows))
+                                             tags=lambda: tag_probs(engine, bundle, X, rows))
         table["new_genre_score"] = ood.ood_score(table["msp"].to_numpy(), table["genre_dist"].to_numpy(),
                                                  ref.novelty)
         table["new_genre"] = table["new_genre_score"].to_numpy() > ref.novelty.threshold
 
 
-def analyse_folder(cfg: "Config", model, info: dict, ref: Reference, new_dir: str | Path, *,
+def analyse_folder(cfg: "Config", bundle: "ModelBundle", ref: Reference, new_dir: str | Path, *,
                    progress: bool = True) -> tuple["pd.DataFrame", list[dict]]:
     """Features, predictions and OOD scores of every usable song under ``new_dir``.
 
@@ -141,8 +142,7 @@ def analyse_folder(cfg: "Config", model, info: dict, ref: Reference, new_dir: st
     """
     import pandas as pd
 
-    from mir.model.inference import Engine
-    from mir.monitoring.tables import list_new_music
+    from mir.datasets.new_music import list_new_music
 
     songs = list_new_music(new_dir)
     rejected: list[dict] = []
@@ -152,7 +152,7 @@ def analyse_folder(cfg: "Config", model, info: dict, ref: Reference, new_dir: st
         raise ValueError(f"none of the {len(songs)} audio file(s) under {new_dir} could be analysed ({reasons}"
                          + (" …" if len(rejected) > 3 else "") + ")")
     table = pd.DataFrame(rows)
-    _score(table, Engine.for_model(model, cfg), info, ref, np.stack(mels))
+    _score(table, bundle.engine(cfg), bundle, ref, np.stack(mels))
     return table, rejected
 
 
@@ -264,9 +264,9 @@ def monitor(cfg: "Config", *, new_dir: str | Path | None = None, progress: bool 
     ValueError
         The folder holds no audio, or no usable audio.
     """
-    from mir.model.inference import load_model
+    from mir.datasets.new_music import list_new_music
     from mir.io import write_json
-    from mir.monitoring.tables import list_new_music
+    from mir.model.bundle import ModelBundle
 
     origin = origin or os.environ.get("MIR_MONITOR_ORIGIN") or ("cli" if new_dir is not None else "stage")
     if new_dir is None:
@@ -275,9 +275,9 @@ def monitor(cfg: "Config", *, new_dir: str | Path | None = None, progress: bool 
             return _not_configured(cfg, why)
     new_dir = Path(new_dir)
     list_new_music(new_dir)  # fail fast (one clear line) on a missing or empty folder, before loading the model
-    model, info = load_model(cfg.paths.models)
-    ref = build_reference(cfg, model, info)
-    songs, rejected = analyse_folder(cfg, model, info, ref, new_dir, progress=progress)
+    bundle = ModelBundle.load(cfg.paths.models)
+    ref = build_reference(cfg, bundle)
+    songs, rejected = analyse_folder(cfg, bundle, ref, new_dir, progress=progress)
     record, lab = _reports(cfg, ref, songs, rejected, new_dir)
     record.history = _record(cfg, ref, songs, record, origin=origin)
     out = record.to_json()

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from mir.config import Config
+    from mir.model.bundle import ModelBundle
     from mir.monitoring.ood import Calibration, EmbeddingSpace, LayerSpaces
 
 #: The categorical prediction column of the drift report.
@@ -66,12 +67,12 @@ def pred_columns(logp: np.ndarray, emb: np.ndarray, genres: list[str], pca_mean,
     return cols
 
 
-def tag_probs(engine, info: dict, X, rows) -> "np.ndarray | None":
+def tag_probs(engine, bundle: "ModelBundle", X, rows) -> "np.ndarray | None":
     """musicnn's 50 tag probabilities per clip (mean logit over its chunks), or ``None`` for other models.
 
     The body outputs come from the engine's per-clip cache (``clip_outputs`` has just filled it).
     """
-    if info.get("arch") != "musicnn":
+    if bundle.arch != "musicnn":
         return None
     from mir.model.pretrained import musicnn_tag_logits, musicnn_weights
 
@@ -150,17 +151,15 @@ def _calibration_clips(store) -> tuple[str, "pd.DataFrame"]:
     return split, rows
 
 
-def build_reference(cfg: "Config", model, info: dict) -> Reference:
+def build_reference(cfg: "Config", bundle: "ModelBundle") -> Reference:
     """The reference table, embedding PCA, class centroids and OOD calibration.
 
     Parameters
     ----------
     cfg : Config
         Validated parameters (``paths.features``, ``monitor.*``, ``seed``).
-    model : keras.Model
-        The trained classifier (with an ``embedding`` layer).
-    info : dict
-        ``models/labels.json`` (``genres``, ``chunk_frames``).
+    bundle : ModelBundle
+        The trained classifier (with an ``embedding`` layer) and its card.
 
     Returns
     -------
@@ -169,16 +168,15 @@ def build_reference(cfg: "Config", model, info: dict) -> Reference:
     import pandas as pd
 
     from mir.features.extract import FeatureStore
-    from mir.model.inference import Engine
     from mir.monitoring import ood
     from mir.monitoring.tables import fit_pca
 
-    engine = Engine.for_model(model, cfg)
-    genres = list(info["genres"])
+    engine = bundle.engine(cfg)
+    genres = list(bundle.genres)
     store = FeatureStore(cfg.paths.features)
     train = _training_clips(cfg, store)
     table = _feature_table(cfg, store, train)
-    layer_names = stats_layers(cfg, model)
+    layer_names = stats_layers(cfg, bundle.model)
     o = engine.clip_outputs(store.logmel, train["row"].to_numpy(), desc="monitor (reference)")
     emb, tr_stats = o["embedding"], select_layers(o["layer_stats"], layer_names)
     pca_mean, comps = fit_pca(emb, n_components=cfg.monitor.embedding_pcs)
@@ -192,13 +190,13 @@ def build_reference(cfg: "Config", model, info: dict) -> Reference:
                                    shrinkage=shrinkage) if layer_names else None)
     spaces = {"space": space, "layers": layers,
               "background": None if layers else ood.fit_background(emb[keep], shrinkage=shrinkage),
-              "tag_reference": tag_probs(engine, info, store.logmel, train["row"].to_numpy()[keep])}
-    split, calibration, novelty = _calibrate(cfg, engine, info, store, layer_names, spaces)
+              "tag_reference": tag_probs(engine, bundle, store.logmel, train["row"].to_numpy()[keep])}
+    split, calibration, novelty = _calibrate(cfg, engine, bundle, store, layer_names, spaces)
     return Reference(table=pd.DataFrame(table), genres=genres, pca_mean=pca_mean, pca_components=comps,
                      calibration=calibration, calibration_split=split, novelty=novelty, **spaces)
 
 
-def _calibrate(cfg: "Config", engine, info: dict, store, layer_names: list[str],
+def _calibrate(cfg: "Config", engine, bundle: "ModelBundle", store, layer_names: list[str],
                spaces: dict) -> tuple[str, "Calibration", "Calibration"]:
     """``(split, unknown calibration, new-genre calibration)`` from the calibration clips' two distances.
 
@@ -213,6 +211,6 @@ def _calibrate(cfg: "Config", engine, info: dict, store, layer_names: list[str],
     emb, stats = o["embedding"], select_layers(o["layer_stats"], layer_names)
     cal_msp = ood.msp(softmax_rows(o["logp"]))
     dist = unknown_distance(space=spaces["space"], layers=spaces["layers"], emb=emb, stats=stats)
-    rel = genre_distance(**spaces, emb=emb, stats=stats, tags=lambda: tag_probs(engine, info, store.logmel, rows))
+    rel = genre_distance(**spaces, emb=emb, stats=stats, tags=lambda: tag_probs(engine, bundle, store.logmel, rows))
     kw = {"quantile": cfg.monitor.ood_quantile, "weight_dist": cfg.monitor.ood_weight_dist}
     return split, ood.calibrate(cal_msp, dist, **kw), ood.calibrate(cal_msp, rel, **kw)

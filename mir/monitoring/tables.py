@@ -1,7 +1,7 @@
 """The tables the monitor compares: per-clip features, embeddings and predictions.
 
-- :func:`list_new_music` — the songs of a new-music folder, labelled by sub-folder
-  (``<dir>/<genre>/**``) or unlabelled (audio files directly in ``<dir>``);
+(The new-music folder itself is listed by :func:`mir.datasets.new_music.list_new_music`.)
+
 - :func:`tempo_bpm` — a tempo estimate from a stored log-mel spectrogram
   (autocorrelation of the spectral-flux onset envelope), cheap enough for every clip;
 - :func:`fit_pca` / :func:`pca_transform` — a PCA of the training embeddings.
@@ -9,67 +9,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-
 import numpy as np
 
-__all__ = ["NewSong", "fit_pca", "list_new_music", "pca_transform", "tempo_bpm"]
-
-AUDIO_EXTENSIONS = (".mp3", ".wav", ".ogg", ".flac", ".au")
-
-
-@dataclass(frozen=True)
-class NewSong:
-    """One file of a new-music folder; ``label`` is its genre folder (``None``: unlabelled)."""
-
-    song_id: str
-    path: Path
-    label: str | None
-
-
-def list_new_music(root: str | Path) -> list[NewSong]:
-    """Every audio file under ``root``: top-level files unlabelled, ``<genre>/**`` files labelled.
-
-    Hidden files and folders (``.``-prefixed) and non-audio files are ignored;
-    extensions match case-insensitively. Nothing is written.
-
-    Parameters
-    ----------
-    root : str or Path
-        The new-music folder.
-
-    Returns
-    -------
-    list of NewSong
-        Sorted by ``song_id`` (the path relative to ``root`` without extension).
-
-    Raises
-    ------
-    FileNotFoundError
-        If ``root`` is not a folder.
-    ValueError
-        If it holds no audio file.
-    """
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"new-music folder {root} does not exist")
-    songs: dict[str, NewSong] = {}
-    for f in sorted(root.rglob("*")):
-        rel = f.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts):  # named like audio but no file: skipped with a reason
-            continue
-        if f.suffix.lower() not in AUDIO_EXTENSIONS:
-            continue
-        label = rel.parts[0] if len(rel.parts) > 1 else None
-        sid = str(PurePosixPath(*rel.with_suffix("").parts))
-        if sid in songs:  # song.mp3 and song.wav side by side
-            sid = str(PurePosixPath(*rel.parts))
-        songs[sid] = NewSong(song_id=sid, path=f, label=label)
-    if not songs:
-        raise ValueError(f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) found under {root}")
-    return sorted(songs.values(), key=lambda s: s.song_id)
-
+__all__ = ["fit_pca", "pca_transform", "tempo_bpm"]
 
 def tempo_bpm(S_db: np.ndarray, *, sr: int, hop_length: int, lo: float = 60.0, hi: float = 200.0) -> float:
     """Tempo (beats per minute) of a log-mel spectrogram, from its onset envelope.

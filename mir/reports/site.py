@@ -10,11 +10,7 @@ champion's (:func:`mir.registry.champion`). Nothing is loaded from the network.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -33,37 +29,6 @@ PAGES = (
 )
 #: Folders under reports/ whose HTML pages are listed: (section title, folder).
 LISTED = (("Song timelines", "songs"), ("Song timelines", "predictions"), ("Run summaries", "runs"))
-
-
-def _git(*args: str) -> str:
-    try:
-        out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10)
-        return out.stdout.strip() if out.returncode == 0 else ""
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def git_commit() -> str:
-    """The checked-out commit (short), with ``+ uncommitted changes`` when tracked files differ; or ``unknown``."""
-    commit = _git("rev-parse", "--short", "HEAD")
-    if not commit:
-        return "unknown"
-    dirty = _git("status", "--porcelain", "--untracked-files=no")
-    return f"{commit} + uncommitted changes" if dirty else commit
-
-
-def run_id(*, now: _dt.datetime, commit: str) -> str:
-    """``$MIR_RUN_ID`` when set; inside a Prefect flow run, ``prefect-<flow run name>-<id>``; else ``<UTC time>-<commit>``."""
-    rid = os.environ.get("MIR_RUN_ID", "").strip()
-    if not rid and "prefect" in sys.modules:  # only ask Prefect when this process already runs it
-        try:
-            from prefect.runtime import flow_run
-
-            if flow_run.id:
-                rid = f"prefect-{flow_run.name}-{flow_run.id}"
-        except Exception:  # noqa: BLE001 - no run context: not a flow run
-            rid = ""
-    return rid or f"{now:%Y%m%dT%H%M%SZ}-{commit.split()[0]}"
 
 
 def flatten(d: Any, prefix: str = "") -> dict[str, Any]:
@@ -253,9 +218,11 @@ def build_report(cfg: "Config", *, progress: bool = True) -> Path:
     reports, metrics_dir = Path(cfg.paths.reports), Path(cfg.paths.metrics)
     m = {k: _load(metrics_dir / f"{k}.json") for k in ("validation", "feature_validation", "train", "eval")}
     drift = _load_drift(metrics_dir / "drift.json")
-    now = _dt.datetime.now(_dt.timezone.utc)
-    commit = git_commit()
-    rid = run_id(now=now, commit=commit)
+    from mir import provenance
+
+    now = provenance.utc_now()
+    commit = provenance.git_commit(short=True) or "unknown"
+    rid = provenance.run_id(now=now, suffix=commit.removesuffix("+dirty"))
 
     body = table(["run", ""], [("run id", rid), ("git commit", commit), ("created", f"{now:%Y-%m-%d %H:%M:%S} UTC"),
                                ("dataset", cfg.data.dataset), ("genres", ", ".join(cfg.genres))])
