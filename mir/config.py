@@ -252,7 +252,6 @@ class Config(_Section):
     gtzan: GtzanParams = GtzanParams()
     fma: FmaParams = FmaParams()
     audio: AudioParams = AudioParams()
-    validate_: ValidateParams = Field(default=ValidateParams(), alias="validate")
     features: FeatureParams = FeatureParams()
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
@@ -260,6 +259,7 @@ class Config(_Section):
     inference: InferenceParams = InferenceParams()
     registry: RegistryParams = RegistryParams()
     retrain: RetrainParams = RetrainParams()
+    validate_: ValidateParams = Field(default=ValidateParams(), alias="validate")  # `validate` is pydantic's
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
