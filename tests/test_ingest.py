@@ -26,7 +26,7 @@ def test_manifest_columns_checksums_and_rejections(tmp_path):
                           for p, g in clips + [(bad, "a"), (empty, "b")]])
     m, rej = build_manifest(table, audio=AudioParams(min_duration_s=0.1), seed=0, valid_fraction=0.2,
                             test_fraction=0.2, progress=False)
-    assert list(m.columns) == MANIFEST_COLUMNS
+    assert tuple(m.columns) == MANIFEST_COLUMNS
     assert len(m) == 10 and m["checksum"].is_unique and (m["duration_s"] > 0.49).all()
     assert set(rej["path"]) == {str(bad), str(empty)}
     assert rej["reason"].str.len().gt(0).all()

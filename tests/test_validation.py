@@ -162,8 +162,11 @@ def test_data_docs(tmp_path):
     index = docs / "index.html"
     assert index.is_file()
     assert result.docs_index == str(index.resolve())
-    assert "manifest" in index.read_text(encoding="utf-8")
-    assert list((docs / "validations").rglob("*.html")), "no validation page rendered"
+    text = index.read_text(encoding="utf-8")
+    assert "manifest" in text
+    # the validation is rendered on the page: the failed expectation, its offending value and why it matters
+    assert "expect_column_values_to_be_in_set(genre)" in text and "polka" in text
+    assert "Labels outside the configured genres." in text
 
 
 def test_columns_constant():

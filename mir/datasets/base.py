@@ -9,9 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+#: The split names, in order.
 SPLITS = ("train", "valid", "test")
 #: Audio file extensions mir lists in a folder (decoding is by content, not by name).
 AUDIO_EXTENSIONS = (".mp3", ".wav", ".ogg", ".flac", ".au")
+#: Columns of the ingest manifest (``data/manifest.csv``), in order.
+MANIFEST_COLUMNS = (
+    "clip_id", "path", "genre", "split", "duration_s", "sample_rate", "channels", "checksum", "n_bytes",
+)
 
 
 @dataclass(frozen=True)

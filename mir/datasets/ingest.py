@@ -11,16 +11,14 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mir.datasets.base import MANIFEST_COLUMNS
+
 if TYPE_CHECKING:
     import pandas as pd
 
     from mir.config import AudioParams, Config
 
-MANIFEST_COLUMNS = [
-    "clip_id", "path", "genre", "split", "duration_s", "sample_rate", "channels", "checksum", "n_bytes",
-]
 REJECTED_COLUMNS = ["clip_id", "path", "genre", "stage", "reason"]
-SPLITS = ("train", "valid", "test")
 
 
 def _rank(seed: int, key: str) -> str:
@@ -126,7 +124,7 @@ def build_manifest(
     assigned = assign_splits(m["clip_id"].tolist(), m["genre"].tolist(), seed=seed, valid_fraction=valid_fraction,
                              test_fraction=test_fraction, groups=groups)
     m["split"] = [g if g is not None else a for g, a in zip(given, assigned)]
-    m = m[MANIFEST_COLUMNS].sort_values("clip_id", kind="stable").reset_index(drop=True)
+    m = m[list(MANIFEST_COLUMNS)].sort_values("clip_id", kind="stable").reset_index(drop=True)
     return m, pd.DataFrame(rejected, columns=REJECTED_COLUMNS)
 
 

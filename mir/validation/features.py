@@ -11,10 +11,10 @@ array is too big for GE, so the suite runs on a per-clip summary table:
   coarse mel bands;
 - :func:`learn_bounds` learns robust per-column bounds (median ± k·MAD) from
   the training rows;
-- :func:`validate_features` checks a table against the expected shape, the
-  dB range and those bounds and returns a
-  :class:`~mir.validation.manifest.ValidationResult` (Data Docs optional, made
-  to render offline).
+- :func:`feature_suite` describes the expected shape, the dB range and those
+  bounds as data (:class:`~mir.validation.runner.Expect` specs), and
+  :func:`validate_features` runs it and returns a
+  :class:`~mir.validation.results.ValidationResult` (Data Docs page optional).
 
 numpy, pandas and Great Expectations are imported inside the functions.
 """
@@ -29,14 +29,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mir.validation.runner import Expect, run_suite
+
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
     import pandas as pd
 
-    from mir.validation.manifest import ValidationResult
+    from mir.validation.results import ValidationResult
 
 __all__ = [
     "BOUNDED_COLUMNS_REGEX",
-    "feature_expectations",
+    "feature_suite",
     "feature_table",
     "learn_bounds",
     "validate_features",
@@ -47,6 +50,7 @@ BOUNDED_COLUMNS_REGEX = r"^(mean_db|std_db|band\d+_(mean|std))$"
 #: Scale factor that makes the MAD a consistent estimator of a normal's standard deviation.
 _MAD_TO_SIGMA = 1.4826
 _ID_COLUMNS = ("clip_id", "genre", "split")
+_IN_SET, _BETWEEN = "ExpectColumnValuesToBeInSet", "ExpectColumnValuesToBeBetween"
 
 
 def _band_slices(n_mels: int, n_bands: int) -> list[slice]:
@@ -92,41 +96,11 @@ def feature_table(features_dir: str | os.PathLike[str], *, n_bands: int = 8, chu
     import numpy as np
     import pandas as pd
 
-    from mir.io import read_table
-
-    root = Path(features_dir)
     n_bands, chunk = int(n_bands), int(chunk)
-    if chunk < 1:
-        raise ValueError(f"chunk must be >= 1, got {chunk}")
-    for name in ("logmel.npy", "index.csv"):
-        if not (root / name).is_file():
-            raise FileNotFoundError(f"{root / name} is missing (run the featurize stage)")
-    logmel = np.load(root / "logmel.npy", mmap_mode="r")
-    if logmel.ndim != 3:
-        raise ValueError(f"{root / 'logmel.npy'}: expected (clips, n_mels, frames), got shape {logmel.shape}")
-    n_clips, n_mels, n_frames = (int(d) for d in logmel.shape)
-    if not 1 <= n_bands <= n_mels:
-        raise ValueError(f"n_bands must be in [1, n_mels={n_mels}], got {n_bands}")
-    index = read_table(root / "index.csv")
-    missing = [c for c in ("row", *_ID_COLUMNS) if c not in index.columns]
-    if missing:
-        raise ValueError(f"{root / 'index.csv'}: missing columns {missing}")
+    logmel, index = _open_store(Path(features_dir), n_bands=n_bands, chunk=chunk)
+    n_mels, n_frames = (int(d) for d in logmel.shape[1:])
     rows = index["row"].to_numpy(dtype=np.int64)
-    bad = (rows < 0) | (rows >= n_clips)
-    if bad.any():
-        raise ValueError(f"{root / 'index.csv'}: rows {rows[bad][:5].tolist()} outside logmel.npy ({n_clips} clips)")
-
-    bands = _band_slices(n_mels, n_bands)
-    stats = np.full((len(rows), 5 + 2 * n_bands), np.nan)  # n_nonfinite, min, max, mean, std, band stats
-    for start in range(0, len(rows), chunk):
-        sel = rows[start : start + chunk]
-        if sel.size and np.all(np.diff(sel) == 1):  # contiguous rows: a plain slice of the memmap
-            block = logmel[int(sel[0]) : int(sel[-1]) + 1]
-        else:
-            block = logmel[sel]
-        stats[start : start + len(sel)] = _block_stats(np.asarray(block, dtype=np.float32), bands)
-        del block
-
+    stats = _table_stats(logmel, rows, _band_slices(n_mels, n_bands), chunk=chunk)
     table = index.loc[:, list(_ID_COLUMNS)].reset_index(drop=True)
     table.insert(3, "n_mels", n_mels)
     table.insert(4, "n_frames", n_frames)
@@ -137,6 +111,50 @@ def feature_table(features_dir: str | os.PathLike[str], *, n_bands: int = 8, chu
         table[f"band{b}_mean"] = stats[:, 5 + 2 * b]
         table[f"band{b}_std"] = stats[:, 6 + 2 * b]
     return pd.DataFrame(table)
+
+
+def _open_store(root: Path, *, n_bands: int, chunk: int):
+    """The memory-mapped ``logmel.npy`` and ``index.csv`` of a feature store, checked against each other."""
+    import numpy as np
+
+    from mir.io import read_table
+
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
+    for name in ("logmel.npy", "index.csv"):
+        if not (root / name).is_file():
+            raise FileNotFoundError(f"{root / name} is missing (run the featurize stage)")
+    logmel = np.load(root / "logmel.npy", mmap_mode="r")
+    if logmel.ndim != 3:
+        raise ValueError(f"{root / 'logmel.npy'}: expected (clips, n_mels, frames), got shape {logmel.shape}")
+    n_clips, n_mels = int(logmel.shape[0]), int(logmel.shape[1])
+    if not 1 <= n_bands <= n_mels:
+        raise ValueError(f"n_bands must be in [1, n_mels={n_mels}], got {n_bands}")
+    index = read_table(root / "index.csv")
+    missing = [c for c in ("row", *_ID_COLUMNS) if c not in index.columns]
+    if missing:
+        raise ValueError(f"{root / 'index.csv'}: missing columns {missing}")
+    rows = index["row"].to_numpy(dtype=np.int64)
+    bad = (rows < 0) | (rows >= n_clips)
+    if bad.any():
+        raise ValueError(f"{root / 'index.csv'}: rows {rows[bad][:5].tolist()} outside logmel.npy ({n_clips} clips)")
+    return logmel, index
+
+
+def _table_stats(logmel, rows: np.ndarray, bands: list[slice], *, chunk: int) -> np.ndarray:
+    """:func:`_block_stats` of the given rows, read ``chunk`` clips at a time."""
+    import numpy as np
+
+    stats = np.full((len(rows), 5 + 2 * len(bands)), np.nan)  # n_nonfinite, min, max, mean, std, band stats
+    for start in range(0, len(rows), chunk):
+        sel = rows[start : start + chunk]
+        if sel.size and np.all(np.diff(sel) == 1):  # contiguous rows: a plain slice of the memmap
+            block = logmel[int(sel[0]) : int(sel[-1]) + 1]
+        else:
+            block = logmel[sel]
+        stats[start : start + len(sel)] = _block_stats(np.asarray(block, dtype=np.float32), bands)
+        del block
+    return stats
 
 
 def _block_stats(x, bands: list[slice]):
@@ -251,15 +269,15 @@ def learn_bounds(train: pd.DataFrame, *, k: float = 6.0, min_mad: float = 0.01) 
     return bounds
 
 
-def feature_expectations(
+def feature_suite(
     *,
     n_mels: int,
     n_frames: int,
     bounds: Mapping[str, Sequence[float]],
     db_range: tuple[float, float] = (-100.0, 60.0),
     mostly: float = 0.99,
-) -> list:
-    """Build the expectations a valid feature table must meet.
+) -> list[Expect]:
+    """The expectations a valid feature table must meet, in report order.
 
     Parameters
     ----------
@@ -274,7 +292,7 @@ def feature_expectations(
 
     Returns
     -------
-    list of great_expectations.expectations.Expectation
+    list of Expect
         Table checks, shape, non-finite values, dB range, then one bound per
         column of ``bounds`` (sorted by name, bands in numeric order).
 
@@ -283,8 +301,29 @@ def feature_expectations(
     ValueError
         If an argument is out of range or a bound has ``low > high``.
     """
-    from mir.validation.manifest import _quiet_telemetry
+    lo_db, hi_db = _check_args(n_mels=n_mels, n_frames=n_frames, db_range=db_range, mostly=mostly)
+    checked = _checked_bounds(bounds)
+    required = [*_ID_COLUMNS, "n_mels", "n_frames", "n_nonfinite", "min_db", "max_db", *checked]
+    return [
+        Expect("ExpectTableColumnsToMatchSet", "Columns written by mir.validation.features.feature_table.",
+               {"column_set": required, "exact_match": False}),
+        Expect("ExpectTableRowCountToBeBetween", "No clip was featurised.", {"min_value": 1}),
+        Expect(_IN_SET, "Mel bands differ from features.n_mels.", {"column": "n_mels", "value_set": [int(n_mels)]}),
+        Expect(_IN_SET, "Frames per clip differ from the configured length.",
+               {"column": "n_frames", "value_set": [int(n_frames)]}),
+        Expect(_IN_SET, "NaN or inf in a spectrogram (corrupt audio or features).",
+               {"column": "n_nonfinite", "value_set": [0]}),
+        Expect(_BETWEEN, "Below the log-mel floor: not a dB spectrogram.", {"column": "min_db", "min_value": lo_db}),
+        Expect(_BETWEEN, "Implausibly loud: clipping, wrong scaling or a gain bug.",
+               {"column": "max_db", "max_value": hi_db}),
+        *(Expect(_BETWEEN, "Outside the robust range learned from the training clips.",
+                 {"column": col, "min_value": lo, "max_value": hi, "mostly": float(mostly)})
+          for col, (lo, hi) in checked.items()),
+    ]
 
+
+def _check_args(*, n_mels: int, n_frames: int, db_range: tuple[float, float], mostly: float) -> tuple[float, float]:
+    """Raise ValueError for an argument out of range; return the dB range as floats."""
     if int(n_mels) < 1 or int(n_frames) < 1:
         raise ValueError(f"n_mels and n_frames must be >= 1, got {n_mels!r}, {n_frames!r}")
     lo_db, hi_db = (float(v) for v in db_range)
@@ -292,46 +331,18 @@ def feature_expectations(
         raise ValueError(f"db_range must be (low, high) with low < high, got {db_range!r}")
     if not 0.0 < float(mostly) <= 1.0:
         raise ValueError(f"mostly must be in (0, 1], got {mostly!r}")
-    checked: list[tuple[str, float, float]] = []
+    return lo_db, hi_db
+
+
+def _checked_bounds(bounds: Mapping[str, Sequence[float]]) -> dict[str, tuple[float, float]]:
+    """``bounds`` as finite float pairs, sorted by column name (``band10`` after ``band9``)."""
+    checked: dict[str, tuple[float, float]] = {}
     for col, pair in sorted(bounds.items(), key=lambda kv: _natural_key(kv[0])):
         lo, hi = (float(v) for v in pair)
         if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
             raise ValueError(f"bounds[{col!r}] must be finite (low, high) with low <= high, got {pair!r}")
-        checked.append((str(col), lo, hi))
-
-    _quiet_telemetry()
-    import great_expectations.expectations as gxe
-
-    required = [*_ID_COLUMNS, "n_mels", "n_frames", "n_nonfinite", "min_db", "max_db"] + [c for c, _, _ in checked]
-    exps: list = [
-        gxe.ExpectTableColumnsToMatchSet(
-            column_set=required, exact_match=False, notes="Columns written by mir.validation.features.feature_table."
-        ),
-        gxe.ExpectTableRowCountToBeBetween(min_value=1, notes="No clip was featurised."),
-        gxe.ExpectColumnValuesToBeInSet(
-            column="n_mels", value_set=[int(n_mels)], notes="Mel bands differ from features.n_mels."
-        ),
-        gxe.ExpectColumnValuesToBeInSet(
-            column="n_frames", value_set=[int(n_frames)], notes="Frames per clip differ from the configured length."
-        ),
-        gxe.ExpectColumnValuesToBeInSet(
-            column="n_nonfinite", value_set=[0], notes="NaN or inf in a spectrogram (corrupt audio or features)."
-        ),
-        gxe.ExpectColumnValuesToBeBetween(
-            column="min_db", min_value=lo_db, notes="Below the log-mel floor: not a dB spectrogram."
-        ),
-        gxe.ExpectColumnValuesToBeBetween(
-            column="max_db", max_value=hi_db, notes="Implausibly loud: clipping, wrong scaling or a gain bug."
-        ),
-    ]
-    exps += [
-        gxe.ExpectColumnValuesToBeBetween(
-            column=col, min_value=lo, max_value=hi, mostly=float(mostly),
-            notes="Outside the robust range learned from the training clips.",
-        )
-        for col, lo, hi in checked
-    ]
-    return exps
+        checked[str(col)] = (lo, hi)
+    return checked
 
 
 def validate_features(
@@ -342,8 +353,8 @@ def validate_features(
     bounds: Mapping[str, Sequence[float]],
     db_range: tuple[float, float] = (-100.0, 60.0),
     mostly: float = 0.99,
-    docs_dir: str | os.PathLike[str] | None = None,
     suite_name: str = "features",
+    docs_dir: str | os.PathLike[str] | None = None,
 ) -> ValidationResult:
     """Validate a feature summary table with Great Expectations.
 
@@ -361,12 +372,11 @@ def validate_features(
     mostly : float, default 0.99
         Fraction of rows that must lie within each column's bounds (GE's
         ``mostly``); the shape, non-finite and dB-range checks hold for all rows.
-    docs_dir : path-like, optional
-        If given, GE Data Docs are built into this directory (other suites'
-        pages there are removed: give this suite its own directory) and made
-        to render offline.
     suite_name : str, default "features"
         Name of the expectation suite.
+    docs_dir : path-like, optional
+        If given, the suite's Data Docs page (``index.html``, renders offline)
+        is written there.
 
     Returns
     -------
@@ -376,23 +386,11 @@ def validate_features(
 
     Raises
     ------
-    TypeError
-        If ``table`` is not a DataFrame.
-    ValueError
-        If an argument is out of range.
-    RuntimeError
-        If Data Docs were requested but not produced.
+    TypeError, ValueError
+        A ``table`` that is not a DataFrame; an argument out of range.
     """
-    import pandas as pd
-
-    from mir.validation.manifest import run_suite
-
-    if not isinstance(table, pd.DataFrame):
-        raise TypeError(f"table must be a pandas DataFrame, got {type(table).__name__}")
-    expectations = feature_expectations(
-        n_mels=n_mels, n_frames=n_frames, bounds=bounds, db_range=db_range, mostly=mostly
-    )
-    return run_suite(table, expectations, docs_dir=docs_dir, suite_name=suite_name)
+    specs = feature_suite(n_mels=n_mels, n_frames=n_frames, bounds=bounds, db_range=db_range, mostly=mostly)
+    return run_suite(table, specs, suite_name=suite_name, docs_dir=docs_dir)
 
 
 def _natural_key(name: str) -> list:

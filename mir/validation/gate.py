@@ -1,6 +1,6 @@
 """Stage ``validate``: the Great Expectations gate on the manifest.
 
-Runs the manifest suite, writes Data Docs under ``reports/validation/`` and a
+Runs the manifest suite, writes its Data Docs page under ``reports/validation/`` and a
 summary to ``metrics/validation.json``, and raises :class:`DataValidationError`
 (one-line summary, non-zero exit from the CLI, so ``dvc repro`` stops) when the
 suite fails.
@@ -11,13 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mir.validation.docs import GE_SITE_ENTRIES
+
 if TYPE_CHECKING:
     from mir.config import Config
+    from mir.validation.results import ValidationResult
 
 
-#: What Great Expectations writes into a Data Docs folder (GE deletes pages it did not build there, so the
-#: folder must be mir's: mir.io.claim_dir).
-DOCS_FILES = frozenset({"index.html", "static", "expectations", "validations"})
+#: What a Data Docs folder holds: mir's page, and what an older mir's GE site left there (the folder must be
+#: mir's, mir.io.claim_dir: those entries are removed).
+DOCS_FILES = frozenset({"index.html", *GE_SITE_ENTRIES})
 
 
 class DataValidationError(RuntimeError):
@@ -36,12 +39,9 @@ def validate(cfg: "Config", *, progress: bool = True) -> dict:
         manifest, genres=cfg.genres, min_duration_s=ap.min_duration_s, max_duration_s=ap.max_duration_s,
         max_channels=ap.max_channels, docs_dir=docs,
     )
-    summary = {"manifest": {"success": res.success, "n_expectations": res.n_expectations,
-                            "n_failed": res.n_failed, "failures": res.failures}}
+    summary = {"manifest": _record(res)}
     write_json(Path(cfg.paths.metrics) / "validation.json", summary)
-    print(f"validate: {res.summary_line()} (Data Docs: {docs / 'index.html'})")
-    if not res.success and "manifest" in cfg.validate.blocking:
-        raise DataValidationError(res.summary_line())
+    _verdict(res, stage="validate", docs=docs, blocking="manifest" in cfg.validate.blocking)
     return summary
 
 
@@ -71,11 +71,21 @@ def validate_features(cfg: "Config", *, progress: bool = True) -> dict:
     docs = claim_dir(Path(cfg.paths.reports) / "validation" / "features", what="Data Docs folder", legacy=DOCS_FILES)
     res = run_feature_suite(table, n_mels=cfg.features.n_mels, n_frames=clip_frames(cfg.features), bounds=bounds,
                             db_range=(vp.db_min, vp.db_max), mostly=vp.feature_mostly, docs_dir=docs)
-    summary = {"features": {"success": res.success, "n_expectations": res.n_expectations,
-                            "n_failed": res.n_failed, "failures": res.failures, "n_clips": len(table)},
+    summary = {"features": {**_record(res), "n_clips": len(table)},
                "bounds": {k: [round(float(v[0]), 4), round(float(v[1]), 4)] for k, v in bounds.items()}}
     write_json(Path(cfg.paths.metrics) / "feature_validation.json", summary)
-    print(f"validate_features: {res.summary_line()} (Data Docs: {docs / 'index.html'})")
-    if not res.success and "features" in vp.blocking:
-        raise DataValidationError(res.summary_line())
+    _verdict(res, stage="validate_features", docs=docs, blocking="features" in vp.blocking)
     return summary
+
+
+def _record(res: "ValidationResult") -> dict:
+    """What the metrics file keeps of a suite run."""
+    return {"success": res.success, "n_expectations": res.n_expectations, "n_failed": res.n_failed,
+            "failures": res.failures}
+
+
+def _verdict(res: "ValidationResult", *, stage: str, docs: Path, blocking: bool) -> None:
+    """Print the summary line; raise :class:`DataValidationError` when a blocking suite failed."""
+    print(f"{stage}: {res.summary_line()} (Data Docs: {docs / 'index.html'})")
+    if not res.success and blocking:
+        raise DataValidationError(res.summary_line())
