@@ -9,8 +9,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-for _k, _v in {"TF_CPP_MIN_LOG_LEVEL": "2", "DO_NOT_TRACK": "1", "GX_ANALYTICS_ENABLED": "False"}.items():
-    os.environ.setdefault(_k, _v)
+from mir.env import quiet  # noqa: E402
+
+quiet()  # the telemetry switches, before any tool is imported
 
 
 def shared_data() -> Path:

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import yaml
 
+from mir.env import quiet
+
 ROOT = Path(__file__).resolve().parents[1]
 
-for k, v in {"DO_NOT_TRACK": "1", "DVC_NO_ANALYTICS": "1", "GX_ANALYTICS_ENABLED": "False",
-             "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
-             "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "tensorflow")}.items():
-    os.environ.setdefault(k, v)
+quiet()  # the telemetry switches (mir.env), before any tool is imported
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
 def tone(seconds: float = 2.0, *, sr: int = 22050, freq: float = 440.0, amp: float = 0.3, channels: int = 1,

@@ -1,9 +1,9 @@
 """Log-mel spectrograms and per-clip summary statistics (pure functions).
 
 The STFT is framed with strided views and computed with scipy's real FFT in
-float32 (2.3× faster than numpy's here), then projected on librosa's Slaney mel
-filterbank stored as a sparse matrix (each filter spans a few FFT bins: 10×
-faster than the dense product). With the same parameters it matches
+float32 (faster than numpy's), then projected on librosa's Slaney mel
+filterbank stored as a sparse matrix (each filter spans a few FFT bins, so the
+product is far cheaper than the dense one). With the same parameters it matches
 ``librosa.power_to_db(librosa.feature.melspectrogram(...))`` (centered frames,
 zero padding) to within float32 rounding.
 """
