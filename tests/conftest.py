@@ -86,3 +86,12 @@ def project(tmp_path, tiny_params, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MIR_PARAMS", raising=False)
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def harness():
+    """A temporary Prefect API and database (Prefect's test harness), shared by one test module's flow runs."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from test_new_music import record_runs
-from test_site_chromium import CHROMIUM, CDP, launch_chromium  # noqa: F401 - skips without chromium, like that test
+from test_site_chromium import CHROMIUM, CDP, launch_chromium, stop  # noqa: F401 - skips without chromium, like that test
 
 
 class FetchCDP(CDP):
@@ -32,12 +32,8 @@ class FetchCDP(CDP):
         self.allow = allow
         self.blocked: list[str] = []
 
-    def _send(self, method: str, **params) -> None:
-        self.next_id += 1
-        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
-
     def _event(self, msg: dict) -> None:
-        self.events.append(msg)
+        super()._event(msg)
         if msg.get("method") == "Fetch.requestPaused":
             p = msg["params"]
             if p["request"]["url"].startswith(self.allow):
@@ -45,19 +41,6 @@ class FetchCDP(CDP):
             else:
                 self.blocked.append(p["request"]["url"])
                 self._send("Fetch.failRequest", requestId=p["requestId"], errorReason="BlockedByClient")
-
-    def call(self, method: str, timeout: float = 30, **params) -> dict:
-        self._send(method, **params)
-        my_id = self.next_id
-        deadline = time.monotonic() + timeout
-        while True:
-            msg = json.loads(self.ws.recv(timeout=max(0.1, deadline - time.monotonic())))
-            if msg.get("id") == my_id:
-                if "error" in msg:
-                    raise AssertionError(f"{method}: {msg['error']}")
-                return msg.get("result", {})
-            if "method" in msg:
-                self._event(msg)
 
     def pump(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -105,12 +88,7 @@ def evidently_ui(project, tmp_path):
                 time.sleep(0.5)
         yield base, projects, runs
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, timeout=15)
         log.close()
 
 

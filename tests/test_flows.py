@@ -59,26 +59,23 @@ def test_the_nightly_deployment_is_the_dvc_flow():
 
 
 @pytest.mark.slow
-def test_nightly_flow_runs_dvc_repro_and_dvc_lock_records_each_run(tiny_dvc, monkeypatch):
-    from prefect.testing.utilities import prefect_test_harness
-
+def test_nightly_flow_runs_dvc_repro_and_dvc_lock_records_each_run(tiny_dvc, monkeypatch, harness):
     from flows.pipeline import nightly
 
     _set_seed(tiny_dvc, 11)
-    with prefect_test_harness(server_startup_timeout=120):
-        nightly()
-        assert (tiny_dvc / "out.txt").read_text() == "11" and _locked_seed(tiny_dvc) == 11
-        lock = (tiny_dvc / "dvc.lock").read_text()
-        nightly()  # nothing changed: nothing reruns, the lock stays
-        assert (tiny_dvc / "dvc.lock").read_text() == lock
+    nightly()
+    assert (tiny_dvc / "out.txt").read_text() == "11" and _locked_seed(tiny_dvc) == 11
+    lock = (tiny_dvc / "dvc.lock").read_text()
+    nightly()  # nothing changed: nothing reruns, the lock stays
+    assert (tiny_dvc / "dvc.lock").read_text() == lock
 
-        _set_seed(tiny_dvc, 12)
-        nightly()
-        assert (tiny_dvc / "out.txt").read_text() == "12" and _locked_seed(tiny_dvc) == 12
+    _set_seed(tiny_dvc, 12)
+    nightly()
+    assert (tiny_dvc / "out.txt").read_text() == "12" and _locked_seed(tiny_dvc) == 12
 
-        monkeypatch.setenv("MIR_PARAMS", "other.yaml")  # DVC reads params.yaml: the flow refuses another file
-        state = nightly(return_state=True)
-        assert state.is_failed() and "reads params.yaml" in state.message
+    monkeypatch.setenv("MIR_PARAMS", "other.yaml")  # DVC reads params.yaml: the flow refuses another file
+    state = nightly(return_state=True)
+    assert state.is_failed() and "reads params.yaml" in state.message
     assert _locked_seed(tiny_dvc) == 12
 
 

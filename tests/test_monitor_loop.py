@@ -44,14 +44,6 @@ def _mtimes(root: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def harness():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
-@pytest.fixture(scope="module")
 def proj(tmp_path_factory, harness):
     root = tmp_path_factory.mktemp("own-music")
     music, incoming = root.parent / f"{root.name}-music", root.parent / f"{root.name}-incoming"

@@ -131,15 +131,7 @@ def test_nan_features_fail_the_feature_suite_and_stop_dvc_repro(project, tiny_pa
     assert (project / "reports/validation/features/index.html").exists()
 
 
-@pytest.fixture(scope="module")
-def prefect_harness():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness():
-        yield
-
-
-def test_prefect_flow_end_to_end(project, tiny_params, prefect_harness):
+def test_prefect_flow_end_to_end(project, tiny_params, harness):
     from flows.pipeline import pipeline
     from mir.stages import STAGES
 
@@ -148,7 +140,7 @@ def test_prefect_flow_end_to_end(project, tiny_params, prefect_harness):
     _check_artifacts(project, sorted(tiny_params["synth"]["genres"]))
 
 
-def test_prefect_flow_featurizes_on_dask(project, tiny_params, prefect_harness):
+def test_prefect_flow_featurizes_on_dask(project, tiny_params, harness):
     """features.engine: dask in the flow: featurize runs on prefect-dask's DaskTaskRunner (LocalCluster)."""
     from flows.pipeline import pipeline
     from mir.io import read_json

@@ -50,6 +50,22 @@ def _good_clips(music, n_per_genre=6, seconds=6.0):
     return out
 
 
+def _run_stages(*names: str) -> None:
+    """Run the named stages in order, each with the config as it is now (params.yaml may have changed)."""
+    from mir import stages
+    from mir.config import load_config
+
+    for name in names:
+        stages.run(name, load_config(), progress=False)
+
+
+def _featurized_folder(project, tiny_params, *, n_per_genre=3) -> None:
+    """A folder dataset of good clips, read in place, through data → ingest → featurize."""
+    _good_clips(project / "music", n_per_genre=n_per_genre)
+    _folder_project(project, tiny_params, project / "music", snapshot=False)
+    _run_stages("data", "ingest", "featurize")
+
+
 def _save_model(project, tiny_params, genres=GENRES, chunk=32):
     """A tiny untrained CNN in paths.models, as `mir train` would leave it."""
     from mir.io import write_json
@@ -382,15 +398,7 @@ def test_a_real_failure_is_cached_by_the_bytes_read_and_old_entries_are_recomput
 
 
 def test_kill_during_pack_leaves_no_temp_folder_behind(project, tiny_params):
-    music = project / "music"
-    _good_clips(music, n_per_genre=3)
-    _folder_project(project, tiny_params, music, snapshot=False)
-    from mir import stages
-    from mir.config import load_config
-
-    stages.run("data", load_config(), progress=False)
-    stages.run("ingest", load_config(), progress=False)
-    stages.run("featurize", load_config(), progress=False)
+    _featurized_folder(project, tiny_params)
     reference = _tree_digest(project / "data/features")
     script = ("import os, signal\n"
               "from mir.features import extract\n"
@@ -404,7 +412,7 @@ def test_kill_during_pack_leaves_no_temp_folder_behind(project, tiny_params):
     leftovers = list((project / "data").glob(".features.tmp-*"))
     assert leftovers and any((d / "logmel.npy").exists() for d in leftovers)  # killed mid-pack: a temp copy
     assert _tree_digest(project / "data/features") == reference  # the old store is intact
-    stages.run("featurize", load_config(), progress=False)
+    _run_stages("featurize")
     assert not list((project / "data").glob(".features.*")), list((project / "data").iterdir())
     assert _tree_digest(project / "data/features") == reference
 
@@ -480,12 +488,7 @@ def test_the_feature_store_does_not_depend_on_the_cache_state(project, tiny_para
     from mir.config import load_config
     from mir.io import read_json
 
-    music = project / "music"
-    _good_clips(music, n_per_genre=3)
-    _folder_project(project, tiny_params, music, snapshot=False)
-    stages.run("data", load_config(), progress=False)
-    stages.run("ingest", load_config(), progress=False)
-    stages.run("featurize", load_config(), progress=False)  # everything computed
+    _featurized_folder(project, tiny_params)  # everything computed
     first = _tree_digest(project / "data/features")
     stages.run("featurize", load_config(), progress=False)  # everything from the cache
     assert _tree_digest(project / "data/features") == first

@@ -32,14 +32,6 @@ TARGETS = ["evaluate"]
 
 
 @pytest.fixture(scope="module")
-def harness():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
-@pytest.fixture(scope="module")
 def proj(tmp_path_factory, harness):
     root = tmp_path_factory.mktemp("retrain")
     project_folders(root)

@@ -43,10 +43,17 @@ class CDP:
         self.next_id = 0
         self.events: list[dict] = []
 
-    def call(self, method: str, timeout: float = 30, **params) -> dict:
+    def _send(self, method: str, **params) -> None:
         self.next_id += 1
+        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+
+    def _event(self, msg: dict) -> None:
+        """An event that arrived while waiting for a reply (subclasses may answer it)."""
+        self.events.append(msg)
+
+    def call(self, method: str, timeout: float = 30, **params) -> dict:
+        self._send(method, **params)
         my_id = self.next_id
-        self.ws.send(json.dumps({"id": my_id, "method": method, "params": params}))
         deadline = time.monotonic() + timeout
         while True:
             msg = json.loads(self.ws.recv(timeout=max(0.1, deadline - time.monotonic())))
@@ -55,7 +62,7 @@ class CDP:
                     raise AssertionError(f"{method}: {msg['error']}")
                 return msg.get("result", {})
             if "method" in msg:
-                self.events.append(msg)
+                self._event(msg)
 
     def evaluate(self, expr: str):
         r = self.call("Runtime.evaluate", expression=expr, returnByValue=True, awaitPromise=True)
@@ -63,6 +70,16 @@ class CDP:
 
     def close(self):
         self.ws.close()
+
+
+def stop(proc: subprocess.Popen, *, timeout: float = 10) -> None:
+    """Terminate a child process, killing it when it does not exit within ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @contextlib.contextmanager
@@ -87,12 +104,7 @@ def launch_chromium(tmp_path: Path, *, resolver_rules: str = "MAP * ~NOTFOUND", 
         port = int(port_file.read_text().split()[0])
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
 
 
