@@ -21,8 +21,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter
 
-__all__ = ["Calibration", "DriftRecord", "HistoryError", "HistoryRef", "NoNewMusic", "Rejected", "ScoreCalibration",
-           "UnknownSong", "parse_drift"]
+__all__ = ["DriftRecord", "HistoryError", "HistoryRef", "NoNewMusic", "Rejected", "ScoreCalibration",
+           "SplitCalibration", "UnknownSong", "parse_drift"]
 
 
 class _Record(BaseModel):
@@ -69,7 +69,7 @@ class ScoreCalibration(_Record):
     n: int
 
 
-class Calibration(ScoreCalibration):
+class SplitCalibration(ScoreCalibration):
     """A :class:`ScoreCalibration` as the verdict holds it: rounded to 6 digits, with the split it was learned on."""
 
     split: str
@@ -134,11 +134,11 @@ class DriftRecord(_Record):
     new_genre_excess_p: float | None = None
     retrain_suggested: bool | None = None
     new_genre_threshold: float | None = None
-    new_genre_calibration: Calibration | None = None
+    new_genre_calibration: SplitCalibration | None = None
     # the unknown (new-source) calibration and the reference
     ood_threshold: float
     ood_quantile: float
-    ood_calibration: Calibration
+    ood_calibration: SplitCalibration
     n_reference: int
     embedding_pcs: int
     history: HistoryRef | HistoryError | None = None
