@@ -309,6 +309,8 @@ def train_one(args, arch: str, precision: str, seed_offset: int = 0) -> dict:
     The crops are drawn with ``--seed`` always; weights, dropout and shuffling with ``--seed`` + ``seed_offset``
     (a nonzero offset is the float32 seed-to-seed reference: nothing is saved for it).
     """
+    import importlib
+
     import keras
     import numpy as np
 
@@ -340,10 +342,13 @@ def train_one(args, arch: str, precision: str, seed_offset: int = 0) -> dict:
     if not seed_offset:
         name = run_name(arch, precision)
         save_lean(model, Path(args.out) / f"{name}.keras")
-        np.savez(Path(args.out) / f"{name}.probe.npz", x=probe_x, probs=p, embedding=e)
+        # the crops are float16 values (the npz's): stored as float16, exactly
+        np.savez(Path(args.out) / f"{name}.probe.npz", x=probe_x.astype(np.float16), probs=p, embedding=e)
     peak = peak_memory_mb(backend)
     keras.config.set_dtype_policy("float32")
-    return {"arch": arch, "precision": precision, "seed": args.seed + seed_offset, "status": "ok",
+    device, platform = device_info(backend)
+    return {"device": device, "platform": platform, "keras": keras.__version__, "backend": backend,
+            "backend_version": importlib.import_module(backend).__version__, "arch": arch, "precision": precision, "seed": args.seed + seed_offset, "status": "ok",
             "params": int(model.count_params()), "chunk": DEFAULT_CHUNK[arch], "examples": n, "batch": args.batch,
             "epochs": args.epochs, "steps": args.epochs * (n // args.batch),
             "first_epoch_s": round(timer.seconds[0], 2), "train_ex_s": round(n * len(later) / sum(later), 1),
@@ -432,12 +437,27 @@ def table(result: dict) -> str:
     return head + "\n".join(lines) + "\n"
 
 
-def run(args) -> dict:
-    """All architectures × precisions; writes ``results.json`` and ``results.md`` into ``--out``."""
-    import importlib
-
+def write_results(args, rows: list[dict]) -> dict:
+    """``results.json`` and ``results.md`` of the rows so far (written after every run: a killed run keeps them)."""
+    rows = sorted(rows, key=lambda r: (r["arch"], r["seed"], r["precision"]))
+    agreement(rows, seed=args.seed)
+    ok = [r for r in rows if r["status"] == "ok"]
+    first = ok[0] if ok else {}
+    result = {**{k: first.get(k, "?") for k in ("device", "platform", "keras", "backend_version")},
+              "backend": os.environ["KERAS_BACKEND"], "python": sys.version.split()[0], "npz": str(args.npz),
+              "seed": args.seed, "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
+              "examples": first.get("examples", args.examples), "steps": first.get("steps"),
+              "tolerance": {"loss_atol": LOSS_ATOL, "loss_rtol": LOSS_RTOL, "prob_atol": PROB_ATOL,
+                            "embedding_rtol": EMB_RTOL}, "rows": rows}
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(result, indent=1))
+    (out / "results.md").write_text(table(result))
+    return result
+
+
+def run(args) -> dict:
+    """All architectures × precisions (+ the float32 seed + 1 reference); ``results.json``/``.md`` in ``--out``."""
+    Path(args.out).mkdir(parents=True, exist_ok=True)
     backend = pick_backend(args.backend)
     runs = [(a, p, 0) for a in args.archs.split(",") for p in args.precisions.split(",")]
     if args.spread:
@@ -451,20 +471,7 @@ def run(args) -> dict:
         else:
             rows.append(_child(args, arch, precision, offset))
         print(json.dumps(rows[-1]), flush=True)
-    rows.sort(key=lambda r: (r["arch"], r["seed"], r["precision"]))
-    agreement(rows, seed=args.seed)
-    import keras
-
-    device, platform = device_info(backend)
-    ok = [r for r in rows if r["status"] == "ok"]
-    result = {"backend": backend, "backend_version": importlib.import_module(backend).__version__,
-              "keras": keras.__version__, "device": device, "platform": platform, "python": sys.version.split()[0],
-              "npz": str(args.npz), "seed": args.seed, "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
-              "examples": ok[0]["examples"] if ok else args.examples, "steps": ok[0]["steps"] if ok else None,
-              "tolerance": {"loss_atol": LOSS_ATOL, "loss_rtol": LOSS_RTOL, "prob_atol": PROB_ATOL,
-                            "embedding_rtol": EMB_RTOL}, "rows": rows}
-    (out / "results.json").write_text(json.dumps(result, indent=1))
-    (out / "results.md").write_text(table(result))
+        result = write_results(args, rows)
     print(table(result))
     return result
 
