@@ -82,6 +82,7 @@ def test_layer_statistics_are_each_feature_maps_channel_mean_and_std(arch):
                                        atol=2e-4 * max(1.0, float((want[c:] ** 2).max())))
 
 
+@pytest.mark.slow  # one training step and a save/load per architecture, in float16 on a CPU: ≈ 5 s each
 @pytest.mark.parametrize("arch", ARCHS)
 def test_every_architecture_trains_and_round_trips_under_mixed_float16(arch, tmp_path):
     """Mixed precision (``train.mixed_precision`` on a GPU; bench/gpu.py) works for every layer.
@@ -94,7 +95,7 @@ def test_every_architecture_trains_and_round_trips_under_mixed_float16(arch, tmp
     keras_backend()
     import keras
 
-    frames = min(DEFAULT_CHUNK[arch], 64)
+    frames = 16 if arch == "musicnn" else 32  # small: float16 convolutions are slow on CPUs (no AVX-512 FP16)
     mels = 96 if arch == "musicnn" else 32
     keras.config.set_dtype_policy("mixed_float16")
     try:
@@ -116,7 +117,8 @@ def test_every_architecture_trains_and_round_trips_under_mixed_float16(arch, tmp
         m.save(tmp_path / "m.keras")
         keras.config.set_dtype_policy("float32")  # the policy travels in the file, not in the global setting
         again = keras.models.load_model(tmp_path / "m.keras")
-        assert [l.dtype_policy.name for l in again.layers] == [l.dtype_policy.name for l in m.layers]
+        assert {l.name: l.dtype_policy.name for l in again.layers[1:]} == {
+            l.name: l.dtype_policy.name for l in m.layers[1:]}  # [0]: the input layer, which computes nothing
         np.testing.assert_allclose(again.predict(x, verbose=0), p, atol=1e-3)
     finally:
         keras.config.set_dtype_policy("float32")
