@@ -294,7 +294,7 @@ def save_lean(model, path: Path) -> None:
     """Save ``model`` as ``.keras`` without optimizer state (an uncompiled copy: same layers, policies, weights)."""
     import keras
 
-    lean = keras.models.clone_model(model)
+    lean = keras.Model.from_config(model.get_config())  # not clone_model: that one compiles the copy too
     lean.set_weights(model.get_weights())
     lean.save(path)
 
