@@ -368,6 +368,9 @@ def one(args) -> dict:
         traceback.print_exc()
         return {"arch": args.arch, "precision": args.precision, "seed": args.seed + args.seed_offset,
                 "status": f"error: {type(err).__name__}: {err}"}
+    finally:  # in-process runs: the next one (or the caller) starts from the default policy
+        if "keras" in sys.modules:
+            sys.modules["keras"].config.set_dtype_policy("float32")
 
 
 def _child(args, arch: str, precision: str, seed_offset: int) -> dict:

@@ -136,3 +136,20 @@ def test_mixed_agrees_with_float32_within_the_stated_tolerance():
     assert cnn["tolerance"] == pytest.approx(0.05 + 0.1 + 0.1) and cnn["agrees"]  # + the seed spread
     assert not nan["agrees"]  # non-finite never agrees
     assert res["tolerance"] == pytest.approx(0.1) and not res["agrees"]  # stuck at ln(4) while float32 learned
+
+
+def test_make_npz_from_a_feature_store_takes_each_genres_first_clips_centre_frames(tmp_path):
+    gpu = _bench()
+    store = tmp_path / "features"
+    store.mkdir()
+    X = np.arange(5 * 4 * 30, dtype=np.float16).reshape(5, 4, 30)
+    np.save(store / "logmel.npy", X)
+    (store / "index.csv").write_text("row,clip_id,genre,split\n0,a,jazz,train\n1,b,rock,train\n2,c,jazz,valid\n"
+                                     "3,d,rock,train\n4,e,jazz,test\n")
+    (store / "meta.json").write_text(json.dumps({"params": {"n_mels": 4, "sample_rate": 16000}}))
+    gpu.main(["make-npz", "--out", str(tmp_path / "c.npz"), "--features", str(store), "--clips-per-genre", "2",
+              "--frames", "10"])
+    with np.load(tmp_path / "c.npz") as z:
+        assert list(z["genres"]) == ["jazz", "rock"] and list(z["labels"]) == [0, 1, 0, 1]
+        np.testing.assert_array_equal(z["logmel"], X[[0, 1, 2, 3], :, 10:20])
+        assert json.loads(str(z["features"]))["n_mels"] == 4
