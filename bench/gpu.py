@@ -529,7 +529,7 @@ def parse(argv=None):
     m.add_argument("--seed", type=int, default=42)
     m.add_argument("--weights-out", help="also copy the musicnn weights cache (npz) here")
     for name in ("run", "one"):
-        r = sub.add_parser(name, help="train and time on the accelerator" if name == "run" else argparse.SUPPRESS)
+        r = sub.add_parser(name, help="train and time on the accelerator" if name == "run" else "one run (a child of run)")
         r.add_argument("--npz", required=True)
         r.add_argument("--out", required=True)
         r.add_argument("--musicnn-weights")
