@@ -221,19 +221,34 @@ def timeline_spec(tl: Timeline) -> dict:
                  "mark": {"type": "rule", "color": "#b42318", "strokeWidth": 2}, "encoding": {"x": x}}]}
 
 
+def _player_context(path: str, duration_s: float) -> dict:
+    """The player's part of the page context: the first :data:`PLAYER_MAX_S` seconds as Ogg/Vorbis."""
+    from mir.reports.html import audio_clip
+
+    seconds = min(duration_s, PLAYER_MAX_S)
+    return {"player": audio_clip(path, seconds=seconds, sr=PLAYER_SR), "duration_s": duration_s,
+            "player_max_s": PLAYER_MAX_S, "player_s": float(seconds)}
+
+
+def _player(path: str, duration_s: float) -> str:
+    """The player alone (``song_player.html``), as the song page includes it."""
+    from mir.reports.html import render
+
+    return render("song_player.html", **_player_context(path, duration_s))
+
+
 def song_page(tl: Timeline, png: bytes) -> str:
     """The song's HTML page (``song.html``): player, interactive timeline, segments, genre shares."""
-    from mir.reports.html import audio_clip, render
+    from mir.reports.html import render
     from mir.reports.vega import bundle
 
-    seconds = min(tl.duration_s, PLAYER_MAX_S)
+    player = _player_context(tl.path, tl.duration_s)
     shares = sorted(tl.shares().items(), key=lambda kv: -kv[1])
     song = {"genres": list(tl.genres), "times": [round(float(t), 2) for t in tl.times],
-            "probs": np.round(tl.probs, 4).tolist(), "duration_s": float(tl.duration_s), "player_s": float(seconds),
+            "probs": np.round(tl.probs, 4).tolist(), "duration_s": float(tl.duration_s), "player_s": player["player_s"],
             "spec": timeline_spec(tl)}
     return render("song.html", title=f"mir — {Path(tl.path).name}", subtitle="", name=Path(tl.path).name,
-                  duration_s=tl.duration_s, top=tl.top(), player=audio_clip(tl.path, seconds=seconds, sr=PLAYER_SR),
-                  player_max_s=PLAYER_MAX_S, js=bundle(), png=png, song=song, segments=segments(tl),
+                  top=tl.top(), **player, js=bundle(), png=png, song=song, segments=segments(tl),
                   shares=[(g, f"{v:.1%}") for g, v in shares])
 
 
