@@ -13,7 +13,6 @@ export DO_NOT_TRACK := 1
 export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := False
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
-export TF_CPP_MIN_LOG_LEVEL := 2
 
 .PHONY: install browser demo test flow clean-outputs help
 
@@ -41,7 +40,7 @@ browser:
 
 demo: install
 	dvc repro
-	@echo "Report: $(abspath reports/index.html)"
+	@mir summary
 
 flow: install
 	mir flow run
