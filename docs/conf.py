@@ -41,5 +41,4 @@ numpydoc_class_members_toctree = False
 
 html_theme = "furo"
 html_title = f"mir {release}"
-html_static_path = ["_static"]
 html_show_sourcelink = False

@@ -44,6 +44,7 @@ def main() -> None:
         if not src.is_file():
             raise SystemExit(f"{src}: missing (run make demo first)")
         out = Path(args.out) / png
+        out.parent.mkdir(parents=True, exist_ok=True)
         shoot(src, out)
         print(f"{out}: {out.stat().st_size / 1024:.0f} KB")
 

@@ -6,6 +6,7 @@
   which is not in ``params.yaml`` (dvc.yaml names the same paths).
 - ``mir-cli``: the help of every ``mir`` command, from the argparse parser of :mod:`mir.cli`.
 - ``mir-api``: ``automodule`` for every module of a package (numpydoc renders the docstrings).
+- ``mir-screenshot``: a report screenshot from ``docs/_static/``, or a note saying how to take it.
 
 :func:`config_rows` and :func:`params_yaml_keys` are plain functions: ``tests/test_docs.py`` checks
 that the reference and ``params.yaml`` hold the same keys, both ways.
@@ -24,6 +25,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS = ROOT / "params.yaml"
+STATIC = ROOT / "docs" / "_static"  # the report screenshots (docs/screenshots.py)
 FIXED_SECTIONS = ("paths",)  # Config sections that are not parameters of params.yaml
 
 
@@ -225,6 +227,24 @@ def setup(app):
 
         return _Generated
 
+    class Screenshot(Directive):
+        """``docs/_static/<name>`` as an image once ``docs/screenshots.py`` has taken it; until then, a note."""
+
+        required_arguments = 1
+        option_spec = {"alt": directives.unchanged}
+
+        def run(self):
+            from docutils import nodes
+
+            name = self.arguments[0]
+            if (STATIC / name).is_file():
+                return [nodes.image(uri=f"/_static/{name}", alt=self.options.get("alt", name))]
+            note = nodes.note()
+            note += nodes.paragraph(text=f"Screenshot {name} not taken yet: run `make demo`, then "
+                                         "`python docs/screenshots.py`.")
+            return [note]
+
+    app.add_directive("mir-screenshot", Screenshot)
     app.add_directive("mir-config", make(config_rst))
     app.add_directive("mir-cli", make(cli_rst))
     app.add_directive("mir-api", make(api_rst, takes_arg=True))
