@@ -9,8 +9,10 @@ import os
 
 def keras_backend() -> str:
     """Import Keras with the configured backend (TensorFlow unless ``KERAS_BACKEND`` says otherwise)."""
+    from mir.env import quiet
+
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet()  # TensorFlow's start-up lines, also when mir is used as a library
     import keras
 
     import mir.model.layers  # noqa: F401 - registers mir's custom layers for keras.models.load_model
