@@ -9,10 +9,8 @@ import os
 
 def keras_backend() -> str:
     """Import Keras with the configured backend (TensorFlow unless ``KERAS_BACKEND`` says otherwise)."""
-    from mir.env import quiet
-
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    quiet()  # TensorFlow's start-up lines, also when mir is used as a library
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # as mir.env (which the entry points call first)
     import keras
 
     import mir.model.layers  # noqa: F401 - registers mir's custom layers for keras.models.load_model
