@@ -130,7 +130,7 @@ def _add_flow(sub) -> None:
     fm.add_argument("--new", metavar="DIR", default=None, help="default: new_music.root")
     fm.add_argument("--no-retrain", action="store_true", help="only monitor and publish")
     fsub.add_parser("serve", help="serve the pipeline, monitor and retrain deployments on their cron schedules "
-                    "(prefect.yaml; needs a Prefect server, see README)")
+                    "(prefect.yaml; needs a Prefect server, see docs/tutorials/prefect.md)")
 
 
 def _add_cache(sub) -> None:
