@@ -1,7 +1,7 @@
 """Sphinx directives that generate mir's reference pages from the code, so they cannot drift.
 
 - ``mir-config``: every key of ``params.yaml`` with its type and allowed values (from the pydantic
-  :class:`mir.config.Config`), its default (from ``Config()``) and its meaning (the comment on its line
+  :class:`mir.config.Config`), its default (the value ``params.yaml`` ships, validated) and its meaning (the comment on its line
   in ``params.yaml``; else the field's ``description``). ``:fixed:`` lists the ``paths`` section instead,
   which is not in ``params.yaml`` (dvc.yaml names the same paths).
 - ``mir-cli``: the help of every ``mir`` command, from the argparse parser of :mod:`mir.cli`.
@@ -99,29 +99,31 @@ def _is_section(ann) -> bool:
 def config_rows(*, fixed: bool = False) -> list[tuple[str, str, str, str]]:
     """``(dotted key, type and bounds, default, meaning)`` of every leaf key of :class:`mir.config.Config`.
 
+    The default is the value ``params.yaml`` ships (and the code's own, where a missing key differs).
     ``fixed=False``: the keys of ``params.yaml``; ``fixed=True``: the ``paths`` section (not in it).
     """
-    from mir.config import Config
+    from mir.config import Config, load_config
 
     comments = params_yaml_comments()
     rows: list[tuple[str, str, str, str]] = []
 
-    def walk(model, instance, prefix: str) -> None:
+    def walk(model, shipped, code, prefix: str) -> None:
         for name, field in model.model_fields.items():
             key = field.alias or name
             dotted = f"{prefix}{key}"
             if not prefix and (key in FIXED_SECTIONS) != fixed:
                 continue
-            value = getattr(instance, name)
+            value, default = getattr(shipped, name), getattr(code, name)
             if _is_section(field.annotation):
-                walk(field.annotation, value, dotted + ".")
+                walk(field.annotation, value, default, dotted + ".")
                 continue
             kind = _type_name(field.annotation)
             bounds = _bounds(field)
+            shown = _default(value) + ("" if value == default else f" (without the key: {_default(default)})")
             meaning = comments.get(dotted) or (field.description or "")
-            rows.append((dotted, kind + (f" ({bounds})" if bounds else ""), _default(value), meaning))
+            rows.append((dotted, kind + (f" ({bounds})" if bounds else ""), shown, meaning))
 
-    walk(Config, Config(), "")
+    walk(Config, load_config(PARAMS), Config(), "")
     return rows
 
 
