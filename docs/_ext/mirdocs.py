@@ -191,12 +191,16 @@ def cli_rst() -> list[str]:
 
 
 def api_rst(package: str, *, recursive: bool = True) -> list[str]:
-    """An ``automodule`` per module of ``package`` (its own members only, not re-exports)."""
+    """An ``automodule`` per module of ``package`` (its own members only, not re-exports).
+
+    ``recursive=False``: the package and its own modules, not its subpackages (``mir``'s core modules).
+    """
     mod = importlib.import_module(package)
     names = [package]
-    if recursive and hasattr(mod, "__path__"):
+    if hasattr(mod, "__path__"):
         names += sorted(m.name for m in pkgutil.walk_packages(mod.__path__, package + ".")
-                        if not m.name.rsplit(".", 1)[-1].startswith("_"))
+                        if not m.name.rsplit(".", 1)[-1].startswith("_")
+                        and (recursive or (m.name.count(".") == package.count(".") + 1 and not m.ispkg)))
     out: list[str] = []
     for name in names:
         out += [name, "-" * len(name), "", f".. automodule:: {name}", "   :members:", "   :ignore-module-all:",
