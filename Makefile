@@ -6,21 +6,21 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
 STAMP := $(VENV)/.installed-stamp
-EXTRAS ?= cpu,test
+EXTRAS ?= cpu,test,docs
 
 export PATH := $(BIN):$(PATH)
 export DO_NOT_TRACK := 1
 export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := False
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
-export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install browser demo test flow clean-outputs help
+.PHONY: install browser demo test flow docs clean-outputs help
 
 help:
 	@echo "make demo   install (into $(VENV)) and run the full pipeline on the demo data"
 	@echo "make test   install and run the tests"
 	@echo "make flow   run the same pipeline as a Prefect flow"
+	@echo "make docs   build the documentation (offline) into docs/_build/html"
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,10 +42,15 @@ browser:
 
 demo: install
 	dvc repro
-	@echo "Report: $(abspath reports/index.html)"
+	@mir summary
 
 flow: install
 	mir flow run
+
+# the documentation site, offline; warnings are errors, as in `make test` (tests/test_docs.py)
+docs: install
+	$(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
+	@echo "Docs: $(abspath docs/_build/html/index.html)"
 
 test: install browser
 	$(BIN)/python -m pytest -q

@@ -27,7 +27,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from mir.env import quiet  # noqa: E402
+
+quiet()  # telemetry off, TensorFlow quiet (before it is imported)
 
 
 def _chunks(n: int):

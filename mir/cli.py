@@ -42,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--params", default=None, help="parameter file (default: $MIR_PARAMS or params.yaml)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for add in (_add_data, _add_stages, _add_predict, _add_run, _add_config, _add_flow, _add_cache, _add_registry):
+    for add in (_add_data, _add_stages, _add_predict, _add_run, _add_config, _add_flow, _add_cache, _add_registry,
+                _add_summary):
         add(sub)
     return p
 
@@ -109,6 +110,11 @@ def _add_config(sub) -> None:
     sub.add_parser("config", help="validate the parameter file and print it")
 
 
+def _add_summary(sub) -> None:
+    sub.add_parser("summary", help="the report's path, test accuracy vs the baseline, the drift verdict "
+                   "(from metrics/*.json; `make demo` ends with it)")
+
+
 def _add_flow(sub) -> None:
     flow = sub.add_parser("flow", help="Prefect orchestration")
     fsub = flow.add_subparsers(dest="flow_command", metavar="ACTION", required=True)
@@ -124,7 +130,7 @@ def _add_flow(sub) -> None:
     fm.add_argument("--new", metavar="DIR", default=None, help="default: new_music.root")
     fm.add_argument("--no-retrain", action="store_true", help="only monitor and publish")
     fsub.add_parser("serve", help="serve the pipeline, monitor and retrain deployments on their cron schedules "
-                    "(prefect.yaml; needs a Prefect server, see README)")
+                    "(prefect.yaml; needs a Prefect server, see docs/tutorials/prefect.md)")
 
 
 def _add_cache(sub) -> None:
@@ -262,6 +268,13 @@ def _flow(args: argparse.Namespace, cfg, *, progress: bool) -> int:
     return 0
 
 
+def _summary(args: argparse.Namespace, cfg, *, progress: bool) -> int:
+    from mir.summary import summary_lines
+
+    print("\n".join(summary_lines(metrics_dir=cfg.paths.metrics, reports_dir=cfg.paths.reports)))
+    return 0
+
+
 def _registry(args: argparse.Namespace, cfg, *, progress: bool) -> int:
     from mir.registry import load_registry
 
@@ -309,7 +322,7 @@ def _cache(args: argparse.Namespace, cfg, *, progress: bool) -> int:
 
 
 _COMMANDS = {"config": _config, "data": _data, "run": _run, "predict": _predict, "flow": _flow,
-             "registry": _registry, "monitor": _monitor, "cache": _cache}
+             "registry": _registry, "monitor": _monitor, "cache": _cache, "summary": _summary}
 
 
 if __name__ == "__main__":  # pragma: no cover

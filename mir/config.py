@@ -33,16 +33,16 @@ class Paths(_Section):
     dvc.yaml names the same paths (a test checks they agree).
     """
 
-    raw: str = "data/raw"
-    new_music: str = "data/new"
-    manifest: str = "data/manifest.csv"
-    rejected: str = "data/rejected.csv"
-    features: str = "data/features"
-    models: str = "models"
-    metrics: str = "metrics"
-    plots: str = "plots"
-    reports: str = "reports"
-    dvclive: str = "dvclive"
+    raw: str = Field(default="data/raw", description="the data stage's copy of the clips (and clips.csv)")
+    new_music: str = Field(default="data/new", description="the new_music stage's snapshot of the new music")
+    manifest: str = Field(default="data/manifest.csv", description="ingest's table of usable clips and their split")
+    rejected: str = Field(default="data/rejected.csv", description="ingest's rejected clips, each with its reason")
+    features: str = Field(default="data/features", description="featurize's memory-mapped feature store")
+    models: str = Field(default="models", description="the trained model (a ModelBundle)")
+    metrics: str = Field(default="metrics", description="the stages' JSON metrics (git-tracked)")
+    plots: str = Field(default="plots", description="the stages' plot data (git-tracked CSVs)")
+    reports: str = Field(default="reports", description="the HTML reports")
+    dvclive: str = Field(default="dvclive", description="DVCLive's training curves")
 
 
 class ShiftParams(_Section):

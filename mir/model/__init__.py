@@ -10,7 +10,7 @@ import os
 def keras_backend() -> str:
     """Import Keras with the configured backend (TensorFlow unless ``KERAS_BACKEND`` says otherwise)."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # as mir.env (which the entry points call first)
     import keras
 
     import mir.model.layers  # noqa: F401 - registers mir's custom layers for keras.models.load_model

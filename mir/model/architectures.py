@@ -4,16 +4,16 @@ Every model takes log-mel dB chunks of shape ``(n_mels, n_frames, 1)``, ends in
 a softmax named ``genre`` and has a Dense layer named ``embedding`` just before
 it (monitoring reads the penultimate representation from there).
 
-=================  ==========================================================  ============
-``train.arch``     what                                                         chunk frames
-=================  ==========================================================  ============
-``shortchunk_res`` short-chunk residual CNN (≈ 3 s), GAP+GMP head              128
-``cnn``            the small VGG-style CNN of the walking pipeline              128
-``fma_cnn``        the FMA reference project's CNN (≈ 202 k params, 3 classes)   640
-``melgram_cnn``    the melgram reference project's 1-s segment CNN               21
-``crnn``           Conv1D front end → bidirectional GRU, for comparison          256
-``musicnn``        default: pretrained musicnn (MSD tags), frozen, + a new head  187
-=================  ==========================================================  ============
+==================  ============================================================  ============
+``train.arch``      what                                                          chunk frames
+==================  ============================================================  ============
+``shortchunk_res``  short-chunk residual CNN (≈ 3 s), GAP+GMP head                128
+``cnn``             the small VGG-style CNN of the walking pipeline               128
+``fma_cnn``         the FMA reference project's CNN (≈ 202 k params, 3 classes)   640
+``melgram_cnn``     the melgram reference project's 1-s segment CNN               21
+``crnn``            Conv1D front end → bidirectional GRU, for comparison          256
+``musicnn``         default: pretrained musicnn (MSD tags), frozen, + a new head  187
+==================  ============================================================  ============
 
 ``musicnn`` needs musicnn's features (16 kHz, n_fft 512, hop 256, 96 mels: the params.yaml
 defaults) and its pretrained weights (:mod:`mir.model.pretrained`); only its head is trained.

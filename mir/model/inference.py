@@ -60,7 +60,7 @@ SCHEMA = 2
 HEAD_START = "drop_embed"
 #: An exported body is used only if, on the probe batch, its probabilities are within this of Keras'…
 PROB_ATOL = 1e-4
-#: … and every body output within this × (1 + |Keras' value|) (Keras' own float32 error is ≈ 1e-4 of that).
+#: … and every body output within this × (1 + abs(Keras' value)) (Keras' own float32 error is ≈ 1e-4 of that).
 BODY_RTOL = 1e-3
 
 
