@@ -127,3 +127,22 @@ def test_a_multi_body_model_trains_only_its_head_and_runs_on_onnx_runtime(tmp_pa
     got = fast.clip_outputs(X, [0, 1])
     np.testing.assert_allclose(got["embedding"], ref["embedding"], rtol=1e-3, atol=1e-4)
     assert any(n.startswith("msd_vgg_conv") for n in got["layer_stats"])
+
+
+def test_bodies_model_pools_the_feature_maps_the_engine_pools():
+    keras_backend()
+    import keras
+
+    from mir.model.bodies import bodies_model, feature_maps
+    from mir.model.inference import feature_map_layers
+
+    names = ["mtt_vgg", "msd_musicnn"]
+    m = bodies_model(names, stats=True, pretrained=False)
+    assert sorted(feature_maps(names)) == sorted(feature_map_layers(m))
+    x = _chunks(2, seed=3)[..., None]
+    out = m.predict(x, verbose=0)
+    for layer in ("mtt_vgg_conv2", "msd_musicnn_mid1"):
+        fmap = keras.Model(m.inputs, m.get_layer(layer).output).predict(x, verbose=0)
+        f = np.asarray(fmap, np.float64).reshape(2, -1, fmap.shape[-1])
+        np.testing.assert_allclose(out[f"{layer}_mean"], f.mean(axis=1), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(out[f"{layer}_var"], f.var(axis=1), rtol=1e-3, atol=1e-5)

@@ -163,12 +163,15 @@ def pretrained_body(name: str, *, n_frames: int = MUSICNN_FRAMES, pretrained: bo
 
 
 def bodies_model(names: Sequence[str], *, n_frames: int = MUSICNN_FRAMES, pretrained: bool = True,
-                 flat: bool = True):
+                 flat: bool = True, stats: bool = False):
     """Several bodies on one dB chunk input ``logmel_db`` ``(96, n_frames, 1)``, as one frozen Keras model.
 
     Outputs: a dict; ``flat`` keys it ``<body>_<output>`` (``msd_musicnn_features``, ``mtt_vgg_tags`` …),
     otherwise (one body) by the output's name. The outputs are each body's :data:`OUTPUTS` (musicnn bodies
-    also ``penultimate``, musicnn's 200-unit layer).
+    also ``penultimate``, musicnn's 200-unit layer) and, with ``stats``, what mir's inference engine adds
+    for monitoring: for each feature map of :func:`feature_maps` (``<layer>``; the layers
+    :func:`mir.model.inference.feature_map_layers` finds), its channel means ``<layer>_mean`` and variances
+    ``<layer>_var`` (mean squared deviation), pooled in the network as the engine's body network pools them.
     """
     keras = _keras()
     from keras import layers
@@ -181,5 +184,32 @@ def bodies_model(names: Sequence[str], *, n_frames: int = MUSICNN_FRAMES, pretra
         for k, t in body_graph(name, inp).items():
             outs[f"{name}_{k}" if flat else k] = t
     model = keras.Model(inp, outs, name="mir_bodies" if flat else f"{names[0]}_body")
+    if stats:
+        outs.update(_channel_stats(model, feature_maps(names)))
+        model = keras.Model(inp, outs, name=model.name)
     load_bodies(model, names, pretrained=pretrained)
     return model
+
+
+def feature_maps(names: Sequence[str]) -> list[str]:
+    """The non-linear feature maps (ReLU convolutions) of the bodies ``names``, body by body."""
+    maps = {"musicnn": ["timbral_74", "timbral_77", "temporal_128", "temporal_64", "temporal_32",
+                        "mid0", "mid1", "mid2"],
+            "vgg": [f"conv{i}" for i in range(1, 6)]}
+    return [f"{name}_{m}" for name in names for m in maps[body_info(name).kind]]
+
+
+def _channel_stats(model, maps: Sequence[str]) -> dict:
+    """Each feature map's channel mean and variance over its positions (as the engine's body network)."""
+    from keras import layers
+
+    outs = {}
+    for name in maps:
+        t = model.get_layer(name).output
+        pool = layers.GlobalAveragePooling2D if len(t.shape) == 4 else layers.GlobalAveragePooling1D
+        mean = pool(keepdims=True, dtype="float32", name=f"mir_mean_{name}")(t)
+        dev = layers.Subtract(dtype="float32", name=f"mir_dev_{name}")([t, mean])
+        sq = layers.Multiply(dtype="float32", name=f"mir_sq_{name}")([dev, dev])
+        outs[f"{name}_mean"] = layers.Flatten(dtype="float32", name=f"mir_meanflat_{name}")(mean)
+        outs[f"{name}_var"] = pool(dtype="float32", name=f"mir_var_{name}")(sq)
+    return outs
