@@ -3,10 +3,11 @@
     nice python bench/bodies.py [--batch 64] [--reps 3] [--threads 2] [--bodies msd_musicnn,mtt_vgg]
 
 Each body (features + tags outputs) runs on the same batch of 3-s chunks (96 mels × 187 frames, random dB):
-Keras ``model.predict`` and ``model.export(format="onnx")`` + onnxruntime ``CPUExecutionProvider`` with
-``--threads`` intra-op threads (the engine's runtime). Also all bodies in one model (``bodies_model``).
+Keras ``model.predict`` and ``model.export(format="onnx")`` run by the engine's runners (:mod:`mir.model.runtimes`:
+ONNX Runtime ``CPUExecutionProvider`` and OpenVINO f32, ``--threads`` threads). Also all bodies in one model
+(``bodies_model``).
 Prints one row per model: crops/s (best of ``--reps`` after a warm-up), the ONNX export time and the max abs
-difference of the tag probabilities from Keras. Needs the musicnn package, tf2onnx and onnxruntime.
+difference of the tag probabilities from Keras (worst runtime). Needs the musicnn package and tf2onnx.
 """
 
 from __future__ import annotations
@@ -44,31 +45,35 @@ def _best(fn, reps: int) -> float:
 
 
 def measure(names: list[str], x, *, reps: int, threads: int, tmp: Path) -> dict:
-    """crops/s of the bodies ``names`` (one model) through Keras and ONNX Runtime on chunks ``x``."""
+    """crops/s of the bodies ``names`` (one model) through Keras and the engine's exported runtimes on ``x``."""
+    import importlib.util
+
     import keras
     import numpy as np
-    import onnxruntime as ort
 
     from mir.model.bodies import bodies_model
+    from mir.model.runtimes import OnnxRuntimeRunner, OpenVinoRunner
 
     m = bodies_model(names)
     keys = [k for k in m.output if k.endswith(("_features", "_tags"))]
     net = keras.Model(m.inputs, [m.output[k] for k in keys], name="bench_bodies")
     ref = net.predict(x, batch_size=len(x), verbose=0)
-    t_keras = _best(lambda: net.predict(x, batch_size=len(x), verbose=0), reps)
+    res = {"keras": len(x) / _best(lambda: net.predict(x, batch_size=len(x), verbose=0), reps),
+           "params": m.count_params(), "tags_diff": 0.0}
     path = tmp / ("-".join(names) + ".onnx")
     t0 = time.perf_counter()
     net.export(str(path), format="onnx", verbose=False)
-    t_export = time.perf_counter() - t0
-    so = ort.SessionOptions()
-    so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
-    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-    feed = {sess.get_inputs()[0].name: x}
-    got = sess.run(None, feed)
-    t_onnx = _best(lambda: sess.run(None, feed), reps)
-    diff = max(float(np.abs(g - r).max()) for k, g, r in zip(keys, got, ref) if k.endswith("_tags"))
-    return {"keras": len(x) / t_keras, "onnx": len(x) / t_onnx, "export_s": t_export, "tags_diff": diff,
-            "params": m.count_params()}
+    res["export_s"] = time.perf_counter() - t0
+    for name, cls in (("onnxruntime", OnnxRuntimeRunner), ("openvino", OpenVinoRunner)):
+        if importlib.util.find_spec(name) is None:
+            res[name] = float("nan")
+            continue
+        runner = cls(path, threads, len(x))  # the engine's runners: intra-op threads, f32
+        got = runner(x)
+        res[name] = len(x) / _best(lambda: runner(x), reps)
+        res["tags_diff"] = max([res["tags_diff"]] + [float(np.abs(g - r).max())
+                                                     for k, g, r in zip(keys, got, ref) if k.endswith("_tags")])
+    return res
 
 
 def main(argv=None) -> None:
@@ -92,13 +97,13 @@ def main(argv=None) -> None:
     runs = [[b] for b in singles] + ([singles] if len(singles) > 1 else [])
     x = np.random.default_rng(0).uniform(-80, 0, (args.batch, 96, 187, 1)).astype(np.float32)
     print(f"{cpu_name()}, {os.cpu_count()} CPUs visible, {args.threads} threads, batch {args.batch} × 96 × 187")
-    print(f"{'bodies':<44} {'params':>9} {'keras crops/s':>14} {'onnxrt crops/s':>15} {'export s':>9} "
-          f"{'tags max|Δ|':>11}")
+    print(f"{'bodies':<44} {'params':>9} {'keras':>7} {'onnxrt':>7} {'openvino':>8} {'export s':>8} "
+          f"{'tags max|Δ|':>11}   (crops/s)")
     with tempfile.TemporaryDirectory() as tmp:
         for names in runs:
             r = measure(names, x, reps=args.reps, threads=args.threads, tmp=Path(tmp))
-            print(f"{'+'.join(names):<44} {r['params']:>9,} {r['keras']:>14.1f} {r['onnx']:>15.1f} "
-                  f"{r['export_s']:>9.1f} {r['tags_diff']:>11.1e}", flush=True)
+            print(f"{'+'.join(names):<44} {r['params']:>9,} {r['keras']:>7.1f} {r['onnxruntime']:>7.1f} "
+                  f"{r['openvino']:>8.1f} {r['export_s']:>8.1f} {r['tags_diff']:>11.1e}", flush=True)
 
 
 if __name__ == "__main__":

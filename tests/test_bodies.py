@@ -106,7 +106,7 @@ def test_one_body_model_and_the_shapes_the_bodies_take():
         pretrained_body("msd_vgg", n_frames=128, pretrained=False)
 
 
-@pytest.mark.slow  # ≈ 40 s: two bodies exported to ONNX (tf2onnx) and verified; the bodies are what the lead trains on
+@pytest.mark.slow  # ≈ 40 s: two bodies exported to ONNX (tf2onnx) and verified against Keras
 def test_a_multi_body_model_trains_only_its_head_and_runs_on_onnx_runtime(tmp_path):
     """Two bodies (+ their tags) → one head: the engine splits it at the head, exports it and matches Keras."""
     pytest.importorskip("onnxruntime")
@@ -120,13 +120,22 @@ def test_a_multi_body_model_trains_only_its_head_and_runs_on_onnx_runtime(tmp_pa
     head = head_model(m, "bodies")
     assert sum(math.prod(v.shape) for v in m.trainable_weights) == head.count_params() == 1862 * 200 + 200 + 603
     assert head_start(m) == "drop_embed"
+    from mir.model.pretrained import feature_slices, tag_logits
+
+    sl = feature_slices(["mtt_musicnn", "msd_vgg"], with_tags=True)
     X = _chunks(2, 2 * 187, seed=2)
-    ref = Engine(m, runtime="keras").clip_outputs(X, [0, 1])
+    keras_engine = Engine(m, runtime="keras")
+    ref = keras_engine.clip_outputs(X, [0, 1])
     fast = Engine(m, runtime="onnxruntime", cache_dir=tmp_path)
     assert fast.runtime == "onnxruntime"  # exported and verified against Keras, not a fallback
     got = fast.clip_outputs(X, [0, 1])
     np.testing.assert_allclose(got["embedding"], ref["embedding"], rtol=1e-3, atol=1e-4)
     assert any(n.startswith("msd_vgg_conv") for n in got["layer_stats"])
+    # each body's tags from the engine's cached features, as the lead's monitoring would read them
+    feats = keras_engine.body_features(X[:, :, :187, None])
+    for name in ("mtt_musicnn", "msd_vgg"):
+        p = 1 / (1 + np.exp(-tag_logits(name, feats[:, sl[name]])))
+        np.testing.assert_allclose(p, feats[:, sl[f"{name}_tags"]], atol=1e-4)
 
 
 def test_bodies_model_pools_the_feature_maps_the_engine_pools():
@@ -146,3 +155,12 @@ def test_bodies_model_pools_the_feature_maps_the_engine_pools():
         f = np.asarray(fmap, np.float64).reshape(2, -1, fmap.shape[-1])
         np.testing.assert_allclose(out[f"{layer}_mean"], f.mean(axis=1), rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(out[f"{layer}_var"], f.var(axis=1), rtol=1e-3, atol=1e-5)
+
+
+def test_feature_slices_lay_out_bodies_features():
+    from mir.model.pretrained import feature_slices
+
+    sl = feature_slices(["msd_vgg", "mtt_musicnn"], with_tags=True)
+    assert [(k, v.start, v.stop) for k, v in sl.items()] == [
+        ("msd_vgg", 0, 256), ("msd_vgg_tags", 256, 306), ("mtt_musicnn", 306, 1812), ("mtt_musicnn_tags", 1812, 1862)]
+    assert feature_slices(["mtt_vgg"]) == {"mtt_vgg": slice(0, 256)}

@@ -263,6 +263,28 @@ def tag_logits(name: str, features: np.ndarray, weights: dict[str, np.ndarray] |
     return h @ w["dense_1/kernel"] + w["dense_1/bias"]
 
 
+#: The width of each kind of body's pooled features (musicnn: max and mean of 753 channels; vgg: 2 × 128).
+FEATURE_DIMS = {"musicnn": 1506, "vgg": 256}
+
+
+def feature_slices(names, *, with_tags: bool = False) -> dict[str, slice]:
+    """Where each body's pooled features lie in ``bodies_features`` (what the engine caches for a model of
+    :func:`mir.model.architectures.pretrained_model` with these ``names`` and ``with_tags``).
+
+    With ``with_tags`` each body's 50 tag probabilities follow its features (key ``<body>_tags``), so
+    ``tag_logits(name, cached[:, sl[name]])`` gives any body's tags from the engine's cache.
+    """
+    out, i = {}, 0
+    for name in names:
+        d = FEATURE_DIMS[body_info(name).kind]
+        out[name] = slice(i, i + d)
+        i += d
+        if with_tags:
+            out[f"{name}_tags"] = slice(i, i + len(tag_names(name)))
+            i += len(tag_names(name))
+    return out
+
+
 def musicnn_tag_logits(features: np.ndarray, weights: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """MSD_musicnn's 50-tag logits (:data:`MSD_TAGS`) from ``musicnn_bn_pool``'s output (:func:`tag_logits`)."""
     return tag_logits("msd_musicnn", features, musicnn_weights() if weights is None else weights)
