@@ -17,6 +17,8 @@ it (monitoring reads the penultimate representation from there).
 
 ``musicnn`` needs musicnn's features (16 kHz, n_fft 512, hop 256, 96 mels: the params.yaml
 defaults) and its pretrained weights (:mod:`mir.model.pretrained`); only its head is trained.
+:func:`pretrained_model` generalises it to any of musicnn's four pretrained bodies (:mod:`mir.model.bodies`),
+several at once, feeding one head (not yet a ``train.arch``).
 """
 
 from __future__ import annotations
