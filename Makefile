@@ -34,7 +34,8 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-# Debian's chromium for tests/test_site_chromium.py (headless; the test skips without it, except in CI).
+# Debian's chromium for the browser tests (tests/test_*_chromium.py, driven by Playwright's Python package from the
+# test extra through executable_path: Playwright's own browser download is never used; they skip without it, except in CI).
 # Skipped when /usr/bin/chromium exists; needs root (CI runs as root on a fresh Debian machine).
 browser:
 	@test -x /usr/bin/chromium || { test "$$(id -u)" = 0 && apt-get update -qq && \

@@ -291,30 +291,24 @@ def write_summary(cfg: "Config", result: dict[str, Any], *, run_id: str) -> Path
     from mir.io import write_text
     from mir.provenance import utc_now
     from mir.registry import load_registry
-    from mir.reports.html import esc, page, table
+    from mir.reports.html import render
 
     found = result.get("found") or {}
-    parts = [table(["", ""], [
-        ["run id", run_id],
-        ["finished", f"{utc_now():%Y-%m-%d %H:%M:%S} UTC"],
-        ["dataset", cfg.data.dataset],
-        ["genres in the source", ", ".join(found.get("source") or []) or "—"],
-        ["champion's genres", ", ".join(found.get("known") or []) or "(no champion yet)"],
-        ["new genres", ", ".join(found.get("new") or []) or "none"],
-        ["action", result.get("action", "")],
-    ])]
+    facts = [["run id", run_id],
+             ["finished", f"{utc_now():%Y-%m-%d %H:%M:%S} UTC"],
+             ["dataset", cfg.data.dataset],
+             ["genres in the source", ", ".join(found.get("source") or []) or "—"],
+             ["champion's genres", ", ".join(found.get("known") or []) or "(no champion yet)"],
+             ["new genres", ", ".join(found.get("new") or []) or "none"],
+             ["action", result.get("action", "")]]
     val = result.get("validation")
-    if val:
-        rows = [[g, n] for g, n in (val.get("usable") or {}).items()]
-        parts.append("<h2>New audio</h2>" + (table(["genre", "usable clips"], rows) if rows else "")
-                     + (f'<p class="muted">{esc(val["note"])}</p>' if val.get("note") else "")
-                     + (table(["rejected clip", "reason"], [[r["clip_id"], r["reason"]] for r in val["rejected"][:50]])
-                        if val.get("rejected") else ""))
+    validation = val and {"usable": [[g, n] for g, n in (val.get("usable") or {}).items()], "note": val.get("note"),
+                          "rejected": [[r["clip_id"], r["reason"]] for r in (val.get("rejected") or [])[:50]]}
     cmp_ = result.get("comparison")
     dec = result.get("decision")
-    if dec:
-        verdict = "promoted to champion" if dec["promoted"] else "not promoted (rejected)"
-        parts.append(f"<h2>Decision: {esc(dec['version'])} {esc(verdict)}</h2><p>{esc(dec['reason'])}</p>")
+    decision = dec and {"version": dec["version"], "reason": dec["reason"],
+                        "verdict": "promoted to champion" if dec["promoted"] else "not promoted (rejected)"}
+    comparison = None
     if cmp_ and cmp_.get("champion"):
         ch, cl = cmp_["champion"], cmp_["challenger"]
         rows = [["overall", "accuracy", ch.get("accuracy"), cl.get("accuracy")],
@@ -323,22 +317,18 @@ def write_summary(cfg: "Config", result: dict[str, Any], *, run_id: str) -> Path
             for k in ("recall", "f1"):
                 rows.append([g, k, (ch["per_class"].get(g) or {}).get(k), (cl["per_class"].get(g) or {}).get(k)])
         rows = [[a, b, float(c) if c is not None else "—", float(d) if d is not None else "—"] for a, b, c, d in rows]
-        parts.append(f"<h2>Champion vs challenger on the old genres</h2><p class=\"muted\">{esc(cmp_['basis'])}; "
-                     f"{esc(cmp_.get('n'))} test clips; tolerance {esc(cfg.registry.tolerance)}</p>"
-                     + table(["genre", "metric", "champion", "challenger"], rows))
+        comparison = {"basis": cmp_["basis"], "n": cmp_.get("n"), "rows": rows}
+    challenger_all = None
     if cmp_ and cmp_.get("challenger_all"):
         a = cmp_["challenger_all"]
-        rows = [[g, float(v.get("recall", 0)), float(v.get("f1", 0)), v.get("support", "")]
-                for g, v in sorted((a.get("per_class") or {}).items())]
-        parts.append("<h2>Challenger on every test clip</h2>"
-                     f"<p>accuracy {esc(a.get('accuracy'))}, macro-F1 {esc(a.get('macro_f1'))}</p>"
-                     + table(["genre", "recall", "F1", "support"], rows))
-    versions = load_registry(cfg.registry.path)
-    if versions:
-        parts.append("<h2>Registry</h2>" + table(
-            ["version", "status", "created", "genres", "accuracy", "reason"],
-            [[v["version"], v["status"], v.get("created", ""), ", ".join(v.get("genres", [])),
-              (v.get("metrics") or {}).get("accuracy", ""), v.get("reason", "")] for v in reversed(versions)]))
-    if (Path(cfg.paths.reports) / "index.html").exists():
-        parts.append('<p><a href="../index.html">All reports of this run</a></p>')
-    return write_text(summary_path(cfg, run_id), page("mir — retraining run", "\n".join(parts), subtitle=run_id))
+        challenger_all = {"accuracy": a.get("accuracy"), "macro_f1": a.get("macro_f1"),
+                          "rows": [[g, float(v.get("recall", 0)), float(v.get("f1", 0)), v.get("support", "")]
+                                   for g, v in sorted((a.get("per_class") or {}).items())]}
+    registry = [[v["version"], v["status"], v.get("created", ""), ", ".join(v.get("genres", [])),
+                 (v.get("metrics") or {}).get("accuracy", ""), v.get("reason", "")]
+                for v in reversed(load_registry(cfg.registry.path))]
+    html = render("retrain_run.html", title="mir — retraining run", subtitle=run_id, facts=facts,
+                  validation=validation, decision=decision, comparison=comparison, tolerance=cfg.registry.tolerance,
+                  challenger_all=challenger_all, registry=registry,
+                  index_link=(Path(cfg.paths.reports) / "index.html").exists())
+    return write_text(summary_path(cfg, run_id), html)

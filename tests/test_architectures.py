@@ -82,6 +82,48 @@ def test_layer_statistics_are_each_feature_maps_channel_mean_and_std(arch):
                                        atol=2e-4 * max(1.0, float((want[c:] ** 2).max())))
 
 
+@pytest.mark.slow  # one training step and a save/load per architecture, in float16 on a CPU: ≈ 5 s each
+@pytest.mark.parametrize("arch", ARCHS)
+def test_every_architecture_trains_and_round_trips_under_mixed_float16(arch, tmp_path):
+    """Mixed precision (``train.mixed_precision`` on a GPU; bench/gpu.py) works for every layer.
+
+    Weights stay float32 and every layer computes in float16 except those that must not (the float32 softmax,
+    musicnn's dB → log compression, whose ``10000·power`` overflows float16 at +8 dB); loud (+20 dB) and
+    floor (−100 dB) inputs give finite float32 probabilities; a training step under loss scaling is finite;
+    the saved model reloads with the same policies and predictions.
+    """
+    keras_backend()
+    import keras
+
+    frames = 16 if arch == "musicnn" else 32  # small: float16 convolutions are slow on CPUs (no AVX-512 FP16)
+    mels = 96 if arch == "musicnn" else 32
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        m = build_model(arch, n_mels=mels, n_frames=frames, n_classes=3,
+                        filters=None if arch == "fma_cnn" else (8, 8, 16))
+        x = np.random.default_rng(0).normal(-30, 12, size=(4, mels, frames, 1)).astype(np.float32)
+        x[0, :, : frames // 2] = 20.0  # loud: 10000·power = 1e6, beyond float16's 65504
+        x[1] = -100.0  # the padding floor
+        float32_layers = {l.name for l in m.layers if l.compute_dtype == "float32"} - {"logmel_db"}
+        assert float32_layers == ({"genre", "musicnn_logc"} if arch == "musicnn" else {"genre"})
+        assert all(w.dtype == "float32" for w in m.weights)
+        p = m.predict(x, verbose=0)
+        assert p.dtype == np.float32 and np.isfinite(p).all() and np.allclose(p.sum(axis=1), 1, atol=1e-3)
+        m.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy")
+        assert isinstance(m.optimizer, keras.optimizers.LossScaleOptimizer)
+        loss = m.train_on_batch(x, np.eye(3, dtype=np.float32)[[0, 1, 2, 0]])
+        assert np.isfinite(loss)
+        p = m.predict(x, verbose=0)
+        m.save(tmp_path / "m.keras")
+        keras.config.set_dtype_policy("float32")  # the policy travels in the file, not in the global setting
+        again = keras.models.load_model(tmp_path / "m.keras")
+        assert {l.name: l.dtype_policy.name for l in again.layers[1:]} == {
+            l.name: l.dtype_policy.name for l in m.layers[1:]}  # [0]: the input layer, which computes nothing
+        np.testing.assert_allclose(again.predict(x, verbose=0), p, atol=1e-3)
+    finally:
+        keras.config.set_dtype_policy("float32")
+
+
 def test_unknown_architecture_and_impossible_shapes_are_clear_errors():
     with pytest.raises(ValueError, match="unknown architecture 'vgg'"):
         build_model("vgg", n_mels=32, n_frames=32, n_classes=3)

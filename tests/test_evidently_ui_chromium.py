@@ -2,9 +2,9 @@
 
 Two monitor runs are recorded into a workspace (:mod:`mir.monitoring.history`, from small generated tables:
 no model needed), ``mir monitor ui`` (``evidently ui``) serves it on a free loopback port (started and
-stopped here), and Chromium loads the project's dashboard over the DevTools protocol: every request is
-intercepted (``Fetch``) and any that is not for that loopback server fails (``BlockedByClient``), host names
-resolve to nothing. The panels must render, and the line plots must show a point for each run.
+stopped here), and Chromium (driven by Playwright, :mod:`browser`) loads the project's dashboard: every request
+is routed and any that is not for that loopback server fails (``blockedbyclient``), host names resolve to
+nothing. The panels must render, and the line plots must show a point for each run.
 """
 
 from __future__ import annotations
@@ -20,37 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from browser import keep_screenshot, open_page, require_browser, stop
 from test_new_music import record_runs
-from test_site_chromium import CHROMIUM, CDP, launch_chromium, stop  # noqa: F401 - skips without chromium, like that test
 
-
-class FetchCDP(CDP):
-    """The DevTools client of test_site_chromium, answering every paused request: loopback server or blocked."""
-
-    def __init__(self, ws_url: str, allow: str):
-        super().__init__(ws_url)
-        self.allow = allow
-        self.blocked: list[str] = []
-
-    def _event(self, msg: dict) -> None:
-        super()._event(msg)
-        if msg.get("method") == "Fetch.requestPaused":
-            p = msg["params"]
-            if p["request"]["url"].startswith(self.allow):
-                self._send("Fetch.continueRequest", requestId=p["requestId"])
-            else:
-                self.blocked.append(p["request"]["url"])
-                self._send("Fetch.failRequest", requestId=p["requestId"], errorReason="BlockedByClient")
-
-    def pump(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                msg = json.loads(self.ws.recv(timeout=left))
-            except TimeoutError:
-                return
-            if "method" in msg:
-                self._event(msg)
+require_browser()
 
 
 def _free_port() -> int:
@@ -97,43 +70,31 @@ TITLES = ("Share of drifted columns", "Songs flagged unknown", "Accuracy and mac
 LINE_SERIES = (1, 2, 2, 2, 1)  # series per line-plot panel, in dashboard order
 
 
-def test_dashboard_shows_both_runs_in_headless_chromium(evidently_ui, tmp_path):
+def test_dashboard_shows_both_runs_in_headless_chromium(evidently_ui):
     base, projects, runs = evidently_ui
     (project,) = projects
     assert project["id"] == runs[0]["project_id"]
-    with launch_chromium(tmp_path, resolver_rules="MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-                         window="1400,1000") as devtools:
-        with urllib.request.urlopen(f"{devtools}/json/list", timeout=10) as r:
-            target = next(t for t in json.load(r) if t.get("type") == "page")
-        cdp = FetchCDP(target["webSocketDebuggerUrl"], allow=base + "/")
-        try:
-            for domain in ("Network", "Page", "Runtime", "Log"):
-                cdp.call(f"{domain}.enable")
-            cdp.call("Fetch.enable", patterns=[{"urlPattern": "*"}])
-            cdp.call("Page.navigate", url=f"{base}/projects/{project['id']}")
-            deadline = time.monotonic() + 120
-            while True:
-                cdp.pump(1.0)
-                state = cdp.evaluate(
-                    "(() => ({text: document.body ? document.body.innerText : '',"
-                    " charts: [...document.querySelectorAll('svg')].filter(s => s.querySelector('circle') &&"
-                    " s.querySelector('path')).map(s => s.querySelectorAll('circle').length)}))()")
-                if (all(t in state["text"] for t in TITLES) and len(state["charts"]) >= len(LINE_SERIES)
-                        and sum(state["charts"]) >= 2 * sum(LINE_SERIES)):
-                    break
-                assert time.monotonic() < deadline, state
-            cdp.pump(1.0)
-            shot = cdp.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]
-        finally:
-            cdp.close()
-    if os.environ.get("MIR_SCREENSHOT_DIR"):  # keep it to look at
-        import base64
-
-        (Path(os.environ["MIR_SCREENSHOT_DIR"]) / "evidently-dashboard.png").write_bytes(base64.b64decode(shot))
+    with open_page(allow=(base + "/",), width=1400, height=1000) as (page, guard):
+        page.goto(f"{base}/projects/{project['id']}")
+        deadline = time.monotonic() + 120
+        while True:
+            state = page.evaluate(
+                "(() => ({text: document.body ? document.body.innerText : '',"
+                " charts: [...document.querySelectorAll('svg')].filter(s => s.querySelector('circle') &&"
+                " s.querySelector('path')).map(s => s.querySelectorAll('circle').length)}))()")
+            if (all(t in state["text"] for t in TITLES) and len(state["charts"]) >= len(LINE_SERIES)
+                    and sum(state["charts"]) >= 2 * sum(LINE_SERIES)):
+                break
+            assert time.monotonic() < deadline, state
+            page.wait_for_timeout(1000)
+        page.wait_for_timeout(1000)
+        state["charts"] = page.evaluate(
+            "[...document.querySelectorAll('svg')].filter(s => s.querySelector('circle') && s.querySelector('path'))"
+            ".map(s => s.querySelectorAll('circle').length)")
+        keep_screenshot(page.screenshot(full_page=True), "evidently-dashboard.png")
     # one mark per run and series: share drifted (1), unknown flagged/expected (2), accuracy/macro-F1 (2),
     # predicted-genre shares (jazz, rock: 2), model version (1); two runs each
     assert state["charts"] == [2 * n for n in LINE_SERIES], state["charts"]
-    requests = [e["params"]["request"]["url"] for e in cdp.events if e["method"] == "Network.requestWillBeSent"]
-    assert any("/api/v2/snapshots/" in u for u in requests), requests  # the panels' points came from the server
-    assert cdp.blocked == [], f"the UI asked the network for {cdp.blocked}"
-    assert all(u.startswith((base + "/", "data:", "blob:")) for u in requests), requests
+    assert any("/api/v2/snapshots/" in u for u in guard.requests), guard.requests  # the points came from the server
+    assert guard.blocked == [], f"the UI asked the network for {guard.blocked}"
+    assert all(u.startswith((base + "/", "data:", "blob:")) for u in guard.requests), guard.requests

@@ -6,7 +6,9 @@ is computed once; the model sees one window (``chunk_frames``, ≈ 3 s) every
 ``hop_s`` seconds, all windows of a segment in one batch. Outputs per song:
 ``<stem>.csv`` (time, per-genre probabilities, top genre), ``<stem>.json``
 (shares, top genre, per-second rows), ``<stem>.png`` (timeline) and, with
-``--html``, ``<stem>.html`` (timeline, shares, an audio player; self-contained).
+``--html``, ``<stem>.html`` (an audio player, the timeline drawn by Vega-Lite — a playhead that follows
+playback, click to seek, hover for a second's probabilities —, the segments where the top genre changes,
+the shares; self-contained, ``song.html``).
 ``<stem>`` is the file's name without extension, or ``<name>-<8 hex>`` (a hash of
 the song's real path) when another song of the run, or an earlier run's output in
 the folder, already has that name (:func:`output_stems`).
@@ -178,18 +180,76 @@ def song_problem(path: str | Path, audio) -> str | None:
     return None
 
 
-def _player(path: str, duration_s: float) -> str:
-    from mir.reports.html import audio_excerpt, esc
+def segments(tl: Timeline) -> list[dict]:
+    """The runs of seconds with the same most likely genre: ``{"start", "end", "genre", "mean"}`` (seconds;
+    ``mean`` = that genre's mean probability over the run); the last run ends with the song."""
+    if not len(tl.probs):
+        return []
+    top = tl.probs.argmax(axis=1)
+    cuts = [0, *np.flatnonzero(np.diff(top)) + 1, len(top)]
+    out = []
+    for i, j in zip(cuts[:-1], cuts[1:]):
+        end = float(tl.times[j]) if j < len(top) else max(float(tl.duration_s), float(tl.times[-1]))
+        out.append({"start": round(float(tl.times[i]), 2), "end": round(end, 2), "genre": tl.genres[top[i]],
+                    "mean": float(tl.probs[i:j, top[i]].mean())})
+    return out
 
-    def mmss(t: float) -> str:
-        return f"{int(t) // 60}:{int(t) % 60:02d}"
+
+def timeline_spec(tl: Timeline) -> dict:
+    """The song page's Vega-Lite chart: stacked genre probabilities over time, a hover rule and the playhead.
+
+    The data (``{"t", "genre", "p"}`` rows) is filled in by the page's script from the per-second table;
+    the signals ``playhead`` and ``hover`` (seconds; ``hover`` < 0 hides its rule) are set by the page.
+    """
+    from mir.reports.vega import SCHEMA
+
+    x = {"field": "t", "type": "quantitative"}
+    return {"$schema": SCHEMA, "width": 900, "height": 220, "padding": 5,
+            "params": [{"name": "playhead", "value": 0}, {"name": "hover", "value": -1}],
+            "layer": [
+                {"mark": {"type": "area", "interpolate": "step-after"},
+                 "encoding": {"x": {**x, "title": "time (s)", "scale": {"domain": [0, max(tl.duration_s, 1.0)],
+                                                                         "nice": False, "zero": True}},
+                              "y": {"field": "p", "type": "quantitative", "stack": "zero", "title": "probability",
+                                    "scale": {"domain": [0, 1]}},
+                              "color": {"field": "genre", "type": "nominal", "title": "genre",
+                                        "scale": {"domain": list(tl.genres)}, "sort": list(tl.genres)}}},
+                {"name": "hover", "data": {"values": [{}]},
+                 "transform": [{"calculate": "hover", "as": "t"}, {"filter": "datum.t >= 0"}],
+                 "mark": {"type": "rule", "color": "#1d2330", "strokeDash": [3, 3]}, "encoding": {"x": x}},
+                {"name": "playhead", "data": {"values": [{}]}, "transform": [{"calculate": "playhead", "as": "t"}],
+                 "mark": {"type": "rule", "color": "#b42318", "strokeWidth": 2}, "encoding": {"x": x}}]}
+
+
+def _player_context(path: str, duration_s: float) -> dict:
+    """The player's part of the page context: the first :data:`PLAYER_MAX_S` seconds as Ogg/Vorbis."""
+    from mir.reports.html import audio_clip
 
     seconds = min(duration_s, PLAYER_MAX_S)
-    note = ""
-    if duration_s > PLAYER_MAX_S:
-        note = (f' <span class="muted">(the player holds the first {esc(mmss(PLAYER_MAX_S))} of '
-                f'{esc(mmss(duration_s))}; the timeline covers the whole song)</span>')
-    return audio_excerpt(path, seconds=seconds, sr=PLAYER_SR) + note
+    return {"player": audio_clip(path, seconds=seconds, sr=PLAYER_SR), "duration_s": duration_s,
+            "player_max_s": PLAYER_MAX_S, "player_s": float(seconds)}
+
+
+def _player(path: str, duration_s: float) -> str:
+    """The player alone (``song_player.html``), as the song page includes it."""
+    from mir.reports.html import render
+
+    return render("song_player.html", **_player_context(path, duration_s))
+
+
+def song_page(tl: Timeline, png: bytes) -> str:
+    """The song's HTML page (``song.html``): player, interactive timeline, segments, genre shares."""
+    from mir.reports.html import render
+    from mir.reports.vega import bundle
+
+    player = _player_context(tl.path, tl.duration_s)
+    shares = sorted(tl.shares().items(), key=lambda kv: -kv[1])
+    song = {"genres": list(tl.genres), "times": [round(float(t), 2) for t in tl.times],
+            "probs": np.round(tl.probs, 4).tolist(), "duration_s": float(tl.duration_s), "player_s": player["player_s"],
+            "spec": timeline_spec(tl)}
+    return render("song.html", title=f"mir — {Path(tl.path).name}", subtitle="", name=Path(tl.path).name,
+                  top=tl.top(), **player, js=bundle(), png=png, song=song, segments=segments(tl),
+                  shares=[(g, f"{v:.1%}") for g, v in shares])
 
 
 def write_outputs(tl: Timeline, out_dir: Path, *, html: bool = False, stem: str | None = None) -> dict[str, Path]:
@@ -217,15 +277,7 @@ def write_outputs(tl: Timeline, out_dir: Path, *, html: bool = False, stem: str 
         tmp.write_bytes(png)
     paths["png"] = out_dir / f"{stem}.png"
     if html:
-        from mir.reports.html import esc, img, page, table
-
-        body = (f"<p>{esc(Path(tl.path).name)} · {tl.duration_s:.0f} s · mostly <b>{esc(tl.top())}</b></p>"
-                + _player(tl.path, tl.duration_s)
-                + "<h2>Timeline</h2>" + img(png, "genre timeline")
-                + "<h2>Genre shares</h2>"
-                + table(["genre", "share"], sorted(((g, f"{v:.1%}") for g, v in shares.items()),
-                                                   key=lambda r: -float(r[1][:-1]))))
-        paths["html"] = write_text(out_dir / f"{stem}.html", page(f"mir — {Path(tl.path).name}", body))
+        paths["html"] = write_text(out_dir / f"{stem}.html", song_page(tl, png))
     return paths
 
 

@@ -20,7 +20,7 @@ def write_review(out_dir: Path, *, preds, probs: np.ndarray, genres: list[str], 
     """
     from mir.datasets.folder import read_tag
     from mir.io import atomic_path, claim_dir, write_csv, write_text
-    from mir.reports.html import audio_excerpt, confusion_figure, esc, figure_png, img, page, table
+    from mir.reports.html import audio_clip, confusion_figure, figure_png, render
 
     claim_dir(out_dir, what="evaluation page folder", legacy={"confusion.png", "misclassified.csv", "index.html"})
     png = figure_png(confusion_figure(cm, genres))
@@ -33,34 +33,20 @@ def write_review(out_dir: Path, *, preds, probs: np.ndarray, genres: list[str], 
     wrong["title"] = [read_tag(paths[c], "title") or "" if c in paths else "" for c in wrong["clip_id"]]
     write_csv(out_dir / "misclassified.csv", wrong)
     wrong = wrong.sort_values("confidence", ascending=False)
-    rows = []
-    for n, (_, r) in enumerate(wrong.iterrows()):
-        player = audio_excerpt(paths[r["clip_id"]]) if n < MAX_PLAYABLE and r["clip_id"] in paths else ""
-        rows.append((r["clip_id"], r["title"], r["actual"], r["predicted"], float(r["confidence"]), r["top3"],
-                     player))
-    t = metrics["track"]
-    per_class = table(["genre", "precision", "recall", "F1", "support"],
-                      [(g, v["precision"], v["recall"], v["f1"], v["support"]) for g, v in t["per_class"].items()])
-    seg = metrics["segment"]
-    seg_class = table(["genre", "precision", "recall", "F1", "support"],
-                      [(g, v["precision"], v["recall"], v["f1"], v["support"])
-                       for g, v in seg["per_class"].items()]) if "per_class" in seg else ""
-    body = (
-        f'<div class="card">track accuracy<b>{t["accuracy"]:.3f}</b></div>'
-        f'<div class="card">macro-F1<b>{t["macro_f1"]:.3f}</b></div>'
-        f'<div class="card">segment accuracy<b>{metrics["segment"]["accuracy"]:.3f}</b></div>'
-        f'<div class="card">test clips<b>{t["n"]}</b></div>'
-        + (f'<div class="card">baseline accuracy<b>{metrics["baseline"]["accuracy"]:.3f}</b>'
-           f'<span class="muted">{esc(metrics["baseline"]["kind"])}</span></div>'
-           if "accuracy" in metrics.get("baseline", {}) else "")
-        + f"<h2>Per genre (track level)</h2>{per_class}"
-        + (f"<h2>Per genre (segment level)</h2>{seg_class}" if seg_class else "")
-        + f"<h2>Confusion matrix</h2>{img(png, 'confusion matrix')}"
-        + "".join(f"<h2>{esc(name)}</h2>{img(b, name)}" for name, b in (extra_png or {}).items())
-        + f"<h2>Misclassified clips ({len(wrong)})</h2>"
-        + (table(["clip", "title", "true", "predicted", "confidence", "top-3", "listen"], rows, raw_cols=(6,))
-           if rows else "<p>None: every test clip was classified correctly.</p>")
-        + (f'<p class="muted">Only the first {MAX_PLAYABLE} are playable here.</p>' if len(wrong) > MAX_PLAYABLE else "")
-    )
-    return write_text(out_dir / "index.html", page("mir — evaluation", body,
-                                                  subtitle="Held-out test clips; track = mean log-probability over chunks"))
+    rows = [{"clip_id": r["clip_id"], "title": r["title"], "actual": r["actual"], "predicted": r["predicted"],
+             "confidence": float(r["confidence"]), "top3": r["top3"],
+             "clip": audio_clip(paths[r["clip_id"]]) if n < MAX_PLAYABLE and r["clip_id"] in paths else None}
+            for n, (_, r) in enumerate(wrong.iterrows())]
+
+    def scores(per_class: dict) -> list[tuple]:
+        return [(g, v["precision"], v["recall"], v["f1"], v["support"]) for g, v in per_class.items()]
+
+    t, seg = metrics["track"], metrics["segment"]
+    html = render("review.html", title="mir — evaluation",
+                  subtitle="Held-out test clips; track = mean log-probability over chunks",
+                  track=t, segment_accuracy=seg["accuracy"],
+                  baseline=metrics["baseline"] if "accuracy" in metrics.get("baseline", {}) else None,
+                  score_header=["genre", "precision", "recall", "F1", "support"], per_class=scores(t["per_class"]),
+                  seg_class=scores(seg["per_class"]) if "per_class" in seg else [],
+                  confusion_png=png, extra_png=list((extra_png or {}).items()), wrong=rows, max_playable=MAX_PLAYABLE)
+    return write_text(out_dir / "index.html", html)

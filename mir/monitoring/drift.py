@@ -43,7 +43,6 @@ import os
 import re
 import warnings
 from collections.abc import Sequence
-from html import escape
 from typing import TYPE_CHECKING, Any
 
 from mir.io import atomic_path, write_json
@@ -146,7 +145,9 @@ def drift_report(
     verdict["n_current"] = int(len(current))
     if html is not None:
         if title:
-            html = html.replace("<head>", f"<head>\n<title>{escape(title)}</title>", 1)
+            from mir.reports.html import render
+
+            html = html.replace("<head>", render("head_title.html", title=title), 1)
         with atomic_path(html_path) as tmp:
             tmp.write_text(html, encoding="utf-8")
     if json_path is not None:

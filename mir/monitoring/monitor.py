@@ -191,12 +191,11 @@ def _not_configured(cfg: "Config", why: str) -> dict:
     """The monitor stage's outputs when there is no new music: pages and a verdict that say so, and how to add it."""
     from mir.io import write_json, write_text
     from mir.records.drift import NoNewMusic
-    from mir.reports.html import esc, page
+    from mir.reports.html import render
 
     reports = Path(cfg.paths.reports)
-    body = f"<h2>No new music to monitor</h2><p>{esc(why)}.</p>"
     for name, title in (("drift.html", "mir — drift"), ("generalization.html", "mir — generalisation")):
-        write_text(reports / name, page(title, body))
+        write_text(reports / name, render("no_new_music.html", title=title, subtitle="", why=why))
     out = NoNewMusic(configured=False, message=why, drift=None, n_clips=0).to_json()
     write_json(Path(cfg.paths.metrics) / "drift.json", out)
     print(f"monitor: {why}")

@@ -1,65 +1,73 @@
-"""Tiny helpers for self-contained, offline HTML pages.
+"""mir's HTML pages: one Jinja2 environment over ``mir/templates/``, autoescaped, plus figure helpers.
 
-Every piece of text that comes from data (file names, metadata, labels) goes
-through :func:`esc`; images and audio are inlined as data URIs; styles are
-inline. No page loads anything from the network.
+Every page is a template that extends ``base.html`` (inline CSS from ``style.css``); the Python side only
+builds a context of plain values (strings, numbers, lists, dicts, PNG bytes) and calls :func:`render`. Every
+value printed by a template is escaped (``finalize`` escapes with :func:`html.escape`, quotes included), so a
+file name, tag or folder name can never become markup; only what a filter marks safe on purpose is not:
+``|script_json`` (JSON that can't close a ``<script>``) and ``|png``/``|data_uri`` (base64). Images and audio
+are inlined as data URIs; no page loads anything from the network.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Sequence
 from typing import Any
 
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;
-     padding:0 1rem;color:#1d2330;line-height:1.45}
-h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #dde}
-table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #dde;padding:.25rem .6rem;text-align:left}
-th{background:#f3f5fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
-.muted{color:#667}.ok{color:#17803d;font-weight:600}.bad{color:#b42318;font-weight:600}
-.card{display:inline-block;border:1px solid #dde;border-radius:8px;padding:.6rem 1rem;margin:.3rem;min-width:9rem}
-.card b{display:block;font-size:1.4rem}img{max-width:100%}code{background:#f3f5fa;padding:0 .25rem}
-audio{height:2rem;vertical-align:middle}
-"""
+#: The templates' package (``mir/templates/``, installed as package data).
+TEMPLATES = "templates"
 
 
-def esc(x: Any) -> str:
-    """HTML-escape any value's text (quotes included)."""
-    return html.escape(str(x), quote=True)
+def _escape(value: Any) -> Any:
+    """What a template prints: markup made on purpose as is, anything else escaped (``&quot;``, ``&#x27;``)."""
+    from markupsafe import Markup
+
+    if isinstance(value, Markup) or hasattr(value, "__html__"):
+        return value
+    return Markup(html.escape(str(value), quote=True))
 
 
-def page(title: str, body: str, *, subtitle: str = "") -> str:
-    """A whole HTML document with inline styles."""
-    sub = f'<p class="muted">{esc(subtitle)}</p>' if subtitle else ""
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{esc(title)}</title>"
-        f"<style>{CSS}</style></head><body><h1>{esc(title)}</h1>{sub}\n{body}\n</body></html>\n"
-    )
+def script_json(obj: Any):
+    """JSON that is safe inside a ``<script>`` element (no ``<``, ``>`` or ``&`` left), as markup."""
+    from markupsafe import Markup
 
-
-def table(header: Sequence[str], rows: Iterable[Sequence[Any]], *, raw_cols: Sequence[int] = ()) -> str:
-    """An HTML table; cells are escaped except the columns in ``raw_cols`` (already-built HTML)."""
-    th = "".join(f"<th>{esc(h)}</th>" for h in header)
-    body = []
-    for r in rows:
-        cells = []
-        for i, v in enumerate(r):
-            if i in raw_cols:
-                cells.append(f"<td>{v}</td>")
-            elif isinstance(v, float):
-                cells.append(f'<td class="num">{v:.3f}</td>')
-            else:
-                cells.append(f"<td>{esc(v)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return Markup(json.dumps(obj, allow_nan=False).replace("<", "\\u003c").replace(">", "\\u003e")
+                  .replace("&", "\\u0026").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
 def data_uri(data: bytes, mime: str) -> str:
+    """``data:<mime>;base64,…`` (base64 has no character that needs escaping)."""
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _raw_script(js: str):
+    """A script (a library bundle) inlined as is; it must not close its ``<script>`` element early."""
+    from markupsafe import Markup
+
+    return Markup(js.replace("</script", "<\\/script").replace("</SCRIPT", "<\\/SCRIPT"))
+
+
+@functools.cache
+def environment():
+    """The Jinja2 environment of every mir page (autoescape on; undefined names are errors)."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("mir", TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, finalize=_escape, trim_blocks=True,
+                             lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters.update(script_json=script_json, png=lambda b: data_uri(b, "image/png"), raw_script=_raw_script,
+                       data_uri=data_uri, num=lambda v: f"{v:.3f}", pct=lambda v: f"{100 * float(v):.1f} %",
+                       mmss=lambda t: f"{int(t) // 60}:{int(t) % 60:02d}")
+    return env
+
+
+def render(template: str, /, **context: Any) -> str:
+    """Render ``mir/templates/<template>`` with ``context``; return the whole document."""
+    return environment().get_template(template).render(**context)
 
 
 def figure_png(fig) -> bytes:
@@ -72,12 +80,8 @@ def figure_png(fig) -> bytes:
     return buf.getvalue()
 
 
-def img(png: bytes, alt: str) -> str:
-    return f'<img alt="{esc(alt)}" src="{data_uri(png, "image/png")}">'
-
-
-def audio_excerpt(path: str, *, seconds: float = 8.0, offset_s: float = 0.0, sr: int = 22050) -> str:
-    """An inline ``<audio>`` player for an excerpt of ``path`` (OGG/Vorbis data URI), or a note if unreadable.
+def audio_clip(path: str, *, seconds: float = 8.0, offset_s: float = 0.0, sr: int = 22050) -> dict[str, str]:
+    """An excerpt of ``path`` for the ``audio`` macro: ``{"src": data URI}`` (Ogg/Vorbis) or ``{"error": why}``.
 
     Decoded and encoded block by block (:func:`mir.audio.ogg_vorbis_bytes`): memory is bounded
     and any length encodes (one ``soundfile.write`` of ≥ 2 097 152 samples crashes libvorbis).
@@ -87,8 +91,8 @@ def audio_excerpt(path: str, *, seconds: float = 8.0, offset_s: float = 0.0, sr:
     try:
         data = ogg_vorbis_bytes(iter_mono(path, sr=sr, max_seconds=seconds, offset_s=offset_s), sr)
     except (AudioError, OSError, RuntimeError) as err:
-        return f'<span class="muted">audio unavailable: {esc(err)}</span>'
-    return f'<audio controls preload="none" src="{data_uri(data, "audio/ogg")}"></audio>'
+        return {"error": str(err)}
+    return {"src": data_uri(data, "audio/ogg")}
 
 
 def mpl():

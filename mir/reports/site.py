@@ -67,15 +67,11 @@ def _short(v: Any) -> str:
     return json.dumps(v) if not isinstance(v, str) else v
 
 
-def _champion_section(cfg: "Config", m_eval: dict | None) -> str:
-    from mir.reports.html import esc, table
-
+def _champion_section(cfg: "Config", m_eval: dict | None) -> dict[str, Any]:
+    """The champion's entry, its metrics beside this run's, and the parameters that differ (``None``: none recorded)."""
     entry, note = current_champion(cfg)
     if entry is None:
-        return f"<h2>Champion</h2><p>{esc(note)}: parameters are not compared.</p>"
-    body = (f"<h2>Champion</h2><p>Current champion <b>{esc(entry.get('version', '?'))}</b> "
-            f"(created {esc(entry.get('created', '?'))}, commit <code>{esc(entry.get('git_commit') or '?')}</code>, "
-            f"genres: {esc(', '.join(map(str, entry.get('genres') or [])))}).</p>")
+        return {"entry": None, "note": note}
     cm = entry.get("metrics") or {}
     rows = []
     for key in ("accuracy", "macro_f1"):
@@ -83,46 +79,22 @@ def _champion_section(cfg: "Config", m_eval: dict | None) -> str:
         mine = (m_eval or {}).get(key)
         if champ is not None or mine is not None:
             rows.append((key, champ if champ is not None else "—", mine if mine is not None else "—"))
-    if rows:
-        body += table(["metric (test clips)", "champion", "this run"], rows)
     params = entry.get("params")
-    if not isinstance(params, dict):
-        return body + "<p class=\"muted\">The champion's entry records no parameters.</p>"
-    diff = params_diff(cfg.model_dump(by_alias=True), params)
-    if not diff:
-        return body + "<p>Parameters: the same as the champion's.</p>"
-    return body + f"<h3>Parameters that differ from the champion ({len(diff)})</h3>" + table(
-        ["parameter", "champion", "this run"], [(k, _short(a), _short(b)) for k, a, b in diff])
+    diff = None
+    if isinstance(params, dict):
+        diff = [(k, _short(a), _short(b)) for k, a, b in params_diff(cfg.model_dump(by_alias=True), params)]
+    return {"entry": entry, "note": note, "metrics": rows, "diff": diff}
 
 
-def _href(rel: str) -> str:
-    from mir.reports.html import esc
-
-    return esc(quote(rel, safe="/"))
-
-
-def _links(reports: Path, *, has_plots: bool) -> str:
-    from mir.reports.html import esc
-
-    items = []
-    for label, rel in PAGES:
-        if (reports / rel).exists():
-            items.append(f'<li><a href="{_href(rel)}">{esc(label)}</a></li>')
-        else:
-            items.append(f'<li>{esc(label)} <span class="muted">(not produced in this run)</span></li>')
-    if has_plots:
-        items.append('<li><a href="#plots">Training curves and confusion matrix (DVC plots, on this page)</a></li>')
-    out = "<h2>Reports</h2><ul>" + "".join(items) + "</ul>"
-    sections: dict[str, list[str]] = {}
+def _links(reports: Path) -> tuple[list[dict[str, Any]], list[tuple[str, list[tuple[str, str]]]]]:
+    """The fixed pages (whether each exists) and the listed ones: ``(section title, [(name, href)])``."""
+    pages = [{"label": label, "href": quote(rel, safe="/"), "exists": (reports / rel).exists()} for label, rel in PAGES]
+    sections: dict[str, list[tuple[str, str]]] = {}
     for title, folder in LISTED:
         d = reports / folder
-        pages = sorted(d.glob("*.html"), reverse=folder == "runs") if d.is_dir() else []
-        for p in pages:
-            rel = f"{folder}/{p.name}"
-            sections.setdefault(title, []).append(f'<li><a href="{_href(rel)}">{esc(p.stem)}</a></li>')
-    for title, items in sections.items():
-        out += f"<h3>{esc(title)} ({len(items)})</h3><ul>" + "".join(items) + "</ul>"
-    return out
+        for p in sorted(d.glob("*.html"), reverse=folder == "runs") if d.is_dir() else []:
+            sections.setdefault(title, []).append((p.stem, quote(f"{folder}/{p.name}", safe="/")))
+    return pages, list(sections.items())
 
 
 def _load(path: Path) -> dict[str, Any] | None:
@@ -182,19 +154,13 @@ def history_spec(history: list[dict[str, Any]]) -> dict[str, Any]:
                          "color": {"field": "series", "type": "nominal", "title": None}}}
 
 
-def _history_section(cfg: "Config", history: list[dict[str, Any]]) -> str:
-    from mir.reports.html import esc, table
-
-    head = "<h2 id=\"monitoring\">Monitoring over time</h2>"
-    if not history:
-        return head + (f"<p class=\"muted\">No monitor run in the Evidently workspace <code>"
-                       f"{esc(cfg.monitor.workspace)}</code> yet.</p>")
+def _history_section(cfg: "Config", history: list[dict[str, Any]]) -> dict[str, Any]:
+    """The monitor runs as a table (the chart is with the plots)."""
     rows = [[i + 1, r["timestamp"], r.get("origin", ""), r.get("model_version", ""),
              *[("—" if r.get(c) is None else round(r[c], 3)) for c, _ in HISTORY_SERIES],
              "yes" if r.get("mir_drift") else "no"] for i, r in enumerate(history)]
-    return (head + f"<p>{len(history)} monitor run(s) in the Evidently workspace <code>{esc(cfg.monitor.workspace)}"
-            "</code> (the chart is with the plots above; <code>mir monitor ui</code> shows Evidently's dashboard).</p>"
-            + table(["run", "time (UTC)", "by", "model", *[label for _, label in HISTORY_SERIES], "drift"], rows))
+    return {"workspace": str(cfg.monitor.workspace), "rows": rows,
+            "header": ["run", "time (UTC)", "by", "model", *[label for _, label in HISTORY_SERIES], "drift"]}
 
 
 def build_report(cfg: "Config", *, progress: bool = True) -> Path:
@@ -212,34 +178,28 @@ def build_report(cfg: "Config", *, progress: bool = True) -> Path:
     Path
         The page.
     """
+    from mir import provenance
     from mir.io import write_text
-    from mir.reports.html import esc, page, table
+    from mir.reports.html import render
 
     reports, metrics_dir = Path(cfg.paths.reports), Path(cfg.paths.metrics)
     m = {k: _load(metrics_dir / f"{k}.json") for k in ("validation", "feature_validation", "train", "eval")}
     drift = _load_drift(metrics_dir / "drift.json")
-    from mir import provenance
-
     now = provenance.utc_now()
     commit = provenance.git_commit(short=True) or "unknown"
     rid = provenance.run_id(now=now, suffix=commit.removesuffix("+dirty"))
-
-    body = table(["run", ""], [("run id", rid), ("git commit", commit), ("created", f"{now:%Y-%m-%d %H:%M:%S} UTC"),
-                               ("dataset", cfg.data.dataset), ("genres", ", ".join(cfg.genres))])
-    body += "".join(f'<div class="card">{esc(k)}<b>{esc(v)}</b></div>' for k, v in _cards(m, drift))
     history = _history(cfg)
-    charts, has_vega = _charts(history)
-    body += _links(reports, has_plots=bool(charts))
-    body += _champion_section(cfg, m["eval"])
-    body += _validation_section(m)
-    body += _plots_section(cfg, charts, has_vega=has_vega)
-    body += _scores_section(m)
-    body += _new_music_section(drift)
-    body += _history_section(cfg, history)
-    params = json.dumps(cfg.model_dump(by_alias=True), indent=2)
-    body += f"<h2>Parameters</h2><details><summary>params.yaml as validated</summary><pre>{esc(params)}</pre></details>"
-    sub = f"run {rid} · commit {commit} · {now:%Y-%m-%d %H:%M} UTC"
-    out = write_text(reports / "index.html", page("mir — pipeline report", body, subtitle=sub))
+    pages, listed = _links(reports)
+    html = render(
+        "index.html", title="mir — pipeline report", subtitle=f"run {rid} · commit {commit} · {now:%Y-%m-%d %H:%M} UTC",
+        run=[("run id", rid), ("git commit", commit), ("created", f"{now:%Y-%m-%d %H:%M:%S} UTC"),
+             ("dataset", cfg.data.dataset), ("genres", ", ".join(cfg.genres))],
+        cards=_cards(m, drift), pages=pages, listed=listed, champion=_champion_section(cfg, m["eval"]),
+        validation={"manifest": (m["validation"] or {}).get("manifest"),
+                    "features": (m["feature_validation"] or {}).get("features")},
+        **_plots_section(cfg, history), **_scores_section(m), new_music=_new_music_section(drift),
+        history=_history_section(cfg, history), params=json.dumps(cfg.model_dump(by_alias=True), indent=2))
+    out = write_text(reports / "index.html", html)
     if progress:
         print(f"report: {out.resolve()}")
     return out
@@ -273,79 +233,35 @@ def _cards(m: dict[str, Any], drift: "DriftRecord | NoNewMusic | None") -> list[
     return cards
 
 
-def _charts(history: list[dict[str, Any]]) -> tuple[str, bool]:
-    """dvc.yaml's plots and the monitoring history as Vega-Lite charts; whether Vega is inlined."""
-    from mir.reports.vega import charts_html, dvc_plot_specs
+def _plots_section(cfg: "Config", history: list[dict[str, Any]]) -> dict[str, Any]:
+    """dvc.yaml's plots and the monitoring history as Vega-Lite charts; without inlined Vega, a static picture
+    of the training curves instead."""
+    from mir.reports.vega import charts_context, dvc_plot_specs, versions
 
     specs = dvc_plot_specs("dvc.yaml")
     if len(history) >= 1:
         specs = [*specs, ("Monitoring over time (one point per monitor run)", history_spec(history), None)]
-    charts = charts_html(specs)
-    return charts, 'class="dvc-plot"' in charts
+    charts = charts_context(specs)
+    lib = versions() if charts["embeds"] else {}
+    libs = f"vega {lib['vega']}, vega-lite {lib['vega-lite']}, vega-embed {lib['vega-embed']} inlined" if lib else ""
+    png = None if charts["embeds"] else _history_png(Path(cfg.paths.plots) / "train_history.csv")
+    return {"charts": charts, "libs": libs, "history_png": png}
 
 
-def _validation_section(m: dict[str, Any]) -> str:
-    from mir.reports.html import esc
-
-    body = ""
-    if m["validation"]:
-        v = m["validation"]["manifest"]
-        status = '<span class="ok">passed</span>' if v["success"] else '<span class="bad">FAILED</span>'
-        body += f"<h2>Data validation</h2><p>Manifest suite {status}: {v['n_expectations'] - v['n_failed']} of " \
-                f"{v['n_expectations']} expectations met.</p>"
-        if v["failures"]:
-            body += "<ul>" + "".join(f"<li>{esc(f)}</li>" for f in v["failures"]) + "</ul>"
-    if m["feature_validation"]:
-        v = m["feature_validation"]["features"]
-        status = '<span class="ok">passed</span>' if v["success"] else '<span class="bad">FAILED</span>'
-        body += f"<p>Feature suite {status}: {v['n_expectations'] - v['n_failed']} of {v['n_expectations']} " \
-                f"expectations met on {v['n_clips']} clips.</p>"
-    return body
-
-
-def _plots_section(cfg: "Config", charts: str, *, has_vega: bool) -> str:
-    """The DVC plots; without inlined Vega, a static picture of the training curves instead."""
-    from mir.reports.html import esc, img
-    from mir.reports.vega import versions
-
-    body = ""
-    if charts:
-        lib = versions()
-        note = (f"vega {lib['vega']}, vega-lite {lib['vega-lite']}, vega-embed {lib['vega-embed']} inlined"
-                if has_vega and lib else "")
-        body += (f'<h2 id="plots">DVC plots</h2><p class="muted">The <code>plots:</code> of dvc.yaml '
-                 f"(<code>dvc plots show</code> draws the same data){esc('; ' + note if note else '')}.</p>" + charts)
-    if not has_vega:
-        png = _history_png(Path(cfg.paths.plots) / "train_history.csv")
-        if png:
-            body += '<h2 id="training">Training curves</h2>' + img(png, "training curves")
-    return body
-
-
-def _scores_section(m: dict[str, Any]) -> str:
+def _scores_section(m: dict[str, Any]) -> dict[str, Any]:
     """The training metrics and the per-genre test scores."""
-    from mir.reports.html import table
-
-    body = ""
-    if m["train"]:
-        body += table(["training", "value"], [(k, v) for k, v in sorted(m["train"].items())])
-    if m["eval"]:
-        pc = m["eval"]["track"]["per_class"]
-        body += "<h2>Per-genre test scores</h2>" + table(
-            ["genre", "precision", "recall", "F1", "support"],
-            [(g, v["precision"], v["recall"], v["f1"], v["support"]) for g, v in pc.items()])
-    return body
+    pc = m["eval"]["track"]["per_class"] if m["eval"] else {}
+    return {"train": sorted(m["train"].items()) if m["train"] else [],
+            "per_genre": [(g, v["precision"], v["recall"], v["f1"], v["support"]) for g, v in pc.items()]}
 
 
-def _new_music_section(drift: "DriftRecord | NoNewMusic | None") -> str:
+def _new_music_section(drift: "DriftRecord | NoNewMusic | None") -> dict[str, Any] | None:
     from mir.records.drift import NoNewMusic
-    from mir.reports.html import esc, table
 
     if drift is None:
-        return ""
+        return None
     if isinstance(drift, NoNewMusic):
-        return f'<h2>New music</h2><p class="bad">{esc(drift.message)}.</p>'
-    return (f"<h2>New music</h2><p>{drift.n_clips} clips from <code>{esc(drift.new_music)}</code>; "
-            f"{drift.n_drifted} of {drift.n_columns} summary features drifted "
-            f"({esc(', '.join(drift.drifted_columns) or 'none')}).</p>"
-            + table(["genre", "share of predictions"], sorted(drift.predicted_share.items())))
+        return {"message": drift.message}
+    return {"message": None, "n_clips": drift.n_clips, "folder": drift.new_music, "n_drifted": drift.n_drifted,
+            "n_columns": drift.n_columns, "drifted": ", ".join(drift.drifted_columns) or "none",
+            "shares": sorted(drift.predicted_share.items())}

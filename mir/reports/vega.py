@@ -15,8 +15,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-from mir.reports.html import esc
-
 SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"  # an identifier: vega-embed reads the version, never fetches it
 LINE_TEMPLATES = {"linear", "simple", "smooth"}
 POINT_TEMPLATES = {"scatter", "scatter_jitter"}
@@ -28,6 +26,8 @@ BAR_TEMPLATES = {"bar_horizontal", "bar_horizontal_sorted"}
 def bundle() -> str | None:
     """The minified Vega + Vega-Lite + Vega-Embed JavaScript (sets ``window.vegaEmbed``), or ``None``.
 
+    Templates inline it with ``|raw_script`` (which keeps it from closing its ``<script>`` element early).
+
     Returns
     -------
     str or None
@@ -37,9 +37,7 @@ def bundle() -> str | None:
         import vl_convert
     except ImportError:
         return None
-    js = vl_convert.javascript_bundle()
-    # never close the surrounding <script> element early
-    return js.replace("</script", "<\\/script").replace("</SCRIPT", "<\\/SCRIPT")
+    return vl_convert.javascript_bundle()
 
 
 def versions() -> dict[str, str]:
@@ -208,14 +206,9 @@ def dvc_plot_specs(dvc_yaml: str | Path = "dvc.yaml") -> list[tuple[str, dict[st
     return out
 
 
-def _script_json(obj: Any) -> str:
-    """JSON that is safe inside a ``<script>`` element (no ``<``, ``>`` or ``&`` left)."""
-    return (json.dumps(obj, allow_nan=False).replace("<", "\\u003c").replace(">", "\\u003e")
-            .replace("&", "\\u0026").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
-
-
-def charts_html(specs: list[tuple[str, dict[str, Any] | None, str | None]], *, js: str | None = None) -> str:
-    """The charts as HTML: one ``<div>`` per plot plus the inlined libraries and one embedding script.
+def charts_context(specs: list[tuple[str, dict[str, Any] | None, str | None]], *,
+                   js: str | None = None) -> dict[str, Any]:
+    """What ``charts.html`` draws: one item per plot (a chart or a note), the embeds and the library bundle.
 
     Parameters
     ----------
@@ -226,28 +219,18 @@ def charts_html(specs: list[tuple[str, dict[str, Any] | None, str | None]], *, j
 
     Returns
     -------
-    str
-        HTML; empty when there are no plots.
+    dict
+        ``{"items": [{"title", "id"} or {"title", "problem"}], "embeds": [[selector, spec]], "js": str | None}``;
+        ``items`` is empty when there are no plots.
     """
-    if not specs:
-        return ""
-    js = bundle() if js is None else js
-    divs, embeds = [], []
+    js = (bundle() if js is None else js) if specs else None
+    items, embeds = [], []
     for i, (title, spec, problem) in enumerate(specs):
         if spec is None:
-            divs.append(f'<p class="muted">{esc(title)}: not rendered ({esc(problem)})</p>')
-            continue
-        if not js:
-            divs.append(f'<p class="muted">{esc(title)}: not rendered (install vl-convert-python for the '
-                        "inlined Vega libraries)</p>")
-            continue
-        divs.append(f'<div class="dvc-plot" id="dvc-plot-{i}" data-title="{esc(title)}" '
-                    'style="display:inline-block;vertical-align:top;margin:0 1.5rem 1rem 0"></div>')
-        embeds.append([f"#dvc-plot-{i}", spec])
-    html = "".join(divs)
-    if embeds:
-        html += (f"<script>{js}</script>\n<script>\n(function(){{const plots={_script_json(embeds)};"
-                 "for(const [el,spec] of plots){vegaEmbed(el,spec,{actions:false,renderer:'svg'})"
-                 ".then(()=>document.querySelector(el).setAttribute('data-rendered','1'))"
-                 ".catch(e=>{document.querySelector(el).textContent='plot failed: '+e;});}})();\n</script>")
-    return html
+            items.append({"title": title, "problem": problem})
+        elif not js:
+            items.append({"title": title, "problem": "install vl-convert-python for the inlined Vega libraries"})
+        else:
+            items.append({"title": title, "id": f"dvc-plot-{i}"})
+            embeds.append([f"#dvc-plot-{i}", spec])
+    return {"items": items, "embeds": embeds, "js": js}

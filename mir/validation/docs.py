@@ -5,7 +5,8 @@ bootstrap-table, Font Awesome and Vega from CDNs (blank or unstyled offline),
 fill their index tables in JavaScript, and insert the cells of their
 unexpected-values tables without escaping. This page is written from the
 :class:`~mir.validation.results.ValidationResult` alone, with
-:mod:`mir.reports.html` (inline styles, every value escaped once, no script):
+:mod:`mir.reports.html` and ``mir/templates/validation.html`` (inline styles, every value escaped once,
+no script):
 what failed, why it matters, the offending values and clips, then every
 expectation of the suite with its parameters.
 """
@@ -47,32 +48,25 @@ def write_docs(result: ValidationResult, *, docs_dir: str | os.PathLike[str], n_
 
 def render_page(result: ValidationResult, *, n_rows: int | None = None, now: datetime | None = None) -> str:
     """The whole HTML document for one suite run (no script, no external reference)."""
-    from mir.reports.html import esc, page, table
+    from mir.reports.html import render
 
     when = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M:%S UTC")
     rows = f"{n_rows} rows validated, " if n_rows is not None else ""
     status = "passed" if result.success else "FAILED"
-    cards = "".join(f'<div class="card">{esc(k)}<b>{v}</b></div>' for k, v in (
-        ("expectations", result.n_expectations), ("passed", result.n_expectations - result.n_failed),
-        ("failed", result.n_failed)))
-    body = f'<p class="{"ok" if result.success else "bad"}">{esc(result.summary_line())}</p>{cards}'
     failed = [r for r in result.results if not r["success"]]  # in the order of result.failures
-    if failed:
-        body += "<h2>Failed expectations</h2>" + table(
-            ["failure", "why it matters"], [(line, r.get("why") or "") for r, line in zip(failed, result.failures)])
-    body += "<h2>All expectations</h2>" + table(
-        ["status", "expectation", "parameters", "why"],
-        [(_status(r["success"]), _label(r), _params(r), r.get("why") or "") for r in result.results], raw_cols=(0,))
-    return page(f"{result.suite} suite: {status}", body,
-                subtitle=f"{rows}{when}; Great Expectations {_ge_version()} (mir's Data Docs page)")
+    return render(
+        "validation.html", title=f"{result.suite} suite: {status}",
+        subtitle=f"{rows}{when}; Great Expectations {_ge_version()} (mir's Data Docs page)",
+        success=result.success, summary=result.summary_line(),
+        cards=[("expectations", result.n_expectations), ("passed", result.n_expectations - result.n_failed),
+               ("failed", result.n_failed)],
+        failed=[(line, r.get("why") or "") for r, line in zip(failed, result.failures)],
+        expectations=[{"ok": r["success"], "label": _label(r), "params": _params(r), "why": r.get("why") or ""}
+                      for r in result.results])
 
 
 def _label(r: dict) -> str:
     return f"{r['type']}({r['column']})" if r.get("column") is not None else str(r["type"])
-
-
-def _status(ok: bool) -> str:
-    return '<span class="ok">&#10004; passed</span>' if ok else '<span class="bad">&#10006; failed</span>'
 
 
 def _params(r: dict) -> str:
