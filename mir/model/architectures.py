@@ -384,12 +384,19 @@ def musicnn_timeline_networks(model) -> dict:
     return {"front": front, "timbral": timbral_net, "rest": rest}
 
 
+def frozen_layer(model, arch: str) -> str:
+    """The last layer of ``model``'s frozen body: :data:`FROZEN_BODY` ``[arch]``, or ``bodies_features`` for a
+    ``musicnn`` model built on other or several bodies (``train.bodies``, :func:`pretrained_model`)."""
+    names = {layer.name for layer in model.layers}
+    return FROZEN_BODY["bodies"] if FROZEN_BODY["bodies"] in names else FROZEN_BODY[arch]
+
+
 def body_model(model, arch: str):
-    """The frozen body of ``model`` (input → :data:`FROZEN_BODY` layer), or None for a trained-from-scratch arch."""
+    """The frozen body of ``model`` (input → :func:`frozen_layer`), or None for a trained-from-scratch arch."""
     if arch not in FROZEN_BODY:
         return None
     keras = _keras()
-    return keras.Model(model.inputs[0], model.get_layer(FROZEN_BODY[arch]).output, name=f"{arch}_body")
+    return keras.Model(model.inputs[0], model.get_layer(frozen_layer(model, arch)).output, name=f"{arch}_body")
 
 
 def head_model(model, arch: str):
@@ -397,7 +404,8 @@ def head_model(model, arch: str):
     keras = _keras()
     from keras import layers
 
-    x = inp = layers.Input(shape=tuple(model.get_layer(FROZEN_BODY[arch]).output.shape[1:]), name="body_features")
+    x = inp = layers.Input(shape=tuple(model.get_layer(frozen_layer(model, arch)).output.shape[1:]),
+                           name="body_features")
     for name in HEAD_LAYERS:
         x = model.get_layer(name)(x)
     return keras.Model(inp, x, name=f"{arch}_head")
@@ -408,13 +416,20 @@ BUILDERS = {"musicnn": musicnn, "shortchunk_res": shortchunk_res, "cnn": cnn, "f
 
 
 def build_model(arch: str, *, n_mels: int, n_frames: int, n_classes: int, filters: Sequence[int] | None = None,
-                dropout: float = 0.3, band_mean=None, band_var=None):
+                dropout: float = 0.3, band_mean=None, band_var=None, bodies: Sequence[str] | None = None):
     """Build ``arch`` (one of :data:`ARCHS`) for ``(n_mels, n_frames)`` chunks and ``n_classes`` genres.
 
-    ``filters=None`` takes the architecture's default widths.
+    ``filters=None`` takes the architecture's default widths. ``bodies`` (``train.bodies``, arch ``musicnn``
+    only): the frozen pretrained bodies; ``["msd_musicnn"]`` (or ``None``) is :func:`musicnn`, any other list
+    :func:`pretrained_model` (the bodies' features side by side into one head).
     """
     if arch not in BUILDERS:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
+    if arch == "musicnn" and bodies and list(bodies) != ["msd_musicnn"]:
+        from mir.model.bodies import _check_input
+
+        _check_input(n_mels)
+        return pretrained_model(bodies=list(bodies), n_classes=n_classes, n_frames=n_frames, dropout=dropout)
     return BUILDERS[arch](n_mels=n_mels, n_frames=n_frames, n_classes=n_classes,
                           filters=tuple(filters or DEFAULT_FILTERS[arch]), dropout=dropout,
                           band_mean=band_mean, band_var=band_var)
