@@ -162,7 +162,7 @@ class TrainParams(_Section):
     arch: Literal["musicnn", "shortchunk_res", "cnn", "fma_cnn", "melgram_cnn", "crnn"] = "musicnn"
     # arch musicnn: the frozen pretrained bodies (mir.model.pretrained.BODIES) whose features feed one head
     bodies: list[Literal["msd_musicnn", "mtt_musicnn", "msd_vgg", "mtt_vgg"]] = Field(
-        default=["msd_musicnn"], min_length=1)
+        default=["msd_musicnn", "msd_vgg"], min_length=1)
     chunk_frames: int | None = Field(default=None, ge=8)  # null: the architecture's default
     crops_per_clip: int = Field(default=8, ge=1)
     epochs: int = Field(default=30, ge=1)

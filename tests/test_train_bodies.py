@@ -25,8 +25,8 @@ def test_bad_bodies_are_one_clear_error(train, match):
         Config.model_validate({"train": {"arch": "musicnn", **train}})
 
 
-def test_the_default_is_todays_model_and_other_archs_ignore_bodies():
-    assert Config().train.bodies == ["msd_musicnn"]
+def test_the_default_bodies_and_other_archs_ignore_bodies():
+    assert Config().train.bodies == ["msd_musicnn", "msd_vgg"]
     Config.model_validate({"train": {"arch": "cnn", "bodies": ["msd_vgg"], "chunk_frames": 128},
                            "features": {"sample_rate": 22050}})
 
