@@ -28,6 +28,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[$(EXTRAS)]'
 	# the default model's pretrained weights (musicnn's own pins ask for numpy < 1.17: no deps; it needs none at run time)
 	$(BIN)/python -m pip install -q --no-deps -c constraints.txt musicnn
+	# tests only: musicnn's own TF1 graph (tf.compat.v1.layers) runs on tf_keras; it names `tensorflow`, we have tensorflow-cpu
+	$(BIN)/python -m pip install -q --no-deps -c constraints.txt tf_keras
 	@touch $(STAMP)
 
 install: $(STAMP)

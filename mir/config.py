@@ -160,6 +160,9 @@ class TrainParams(_Section):
     """Keras training (architectures: mir.model.architectures)."""
 
     arch: Literal["musicnn", "shortchunk_res", "cnn", "fma_cnn", "melgram_cnn", "crnn"] = "musicnn"
+    # arch musicnn: the frozen pretrained bodies (mir.model.pretrained.BODIES) whose features feed one head
+    bodies: list[Literal["msd_musicnn", "mtt_musicnn", "msd_vgg", "mtt_vgg"]] = Field(
+        default=["msd_musicnn", "msd_vgg"], min_length=1)
     chunk_frames: int | None = Field(default=None, ge=8)  # null: the architecture's default
     crops_per_clip: int = Field(default=8, ge=1)
     epochs: int = Field(default=30, ge=1)
@@ -271,6 +274,12 @@ class Config(_Section):
     @model_validator(mode="after")
     def _features_fit_arch(self) -> "Config":
         if self.train.arch == "musicnn":
+            b = self.train.bodies
+            if len(set(b)) != len(b):
+                raise ValueError(f"train.bodies: each body once, got {b}")
+            if any(x.endswith("_vgg") for x in b) and self.train.chunk_frames not in (None, 187):
+                raise ValueError(f"train.bodies: the vgg bodies take 187-frame chunks only; train.chunk_frames is "
+                                 f"{self.train.chunk_frames} (set it to null or 187)")
             from mir.model.pretrained import MUSICNN_FEATURES
 
             f = self.features

@@ -17,6 +17,8 @@ it (monitoring reads the penultimate representation from there).
 
 ``musicnn`` needs musicnn's features (16 kHz, n_fft 512, hop 256, 96 mels: the params.yaml
 defaults) and its pretrained weights (:mod:`mir.model.pretrained`); only its head is trained.
+:func:`pretrained_model` generalises it to any of musicnn's four pretrained bodies (:mod:`mir.model.bodies`),
+several at once, feeding one head (not yet a ``train.arch``).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ DEFAULT_FILTERS = {"musicnn": (), "shortchunk_res": (32, 32, 64, 64, 128), "cnn"
 ARCHS = tuple(DEFAULT_CHUNK)
 #: Architectures with a frozen pretrained body: only the layers after this one are trained
 #: (:func:`head_model`; the ``train`` stage embeds the chunks once and fits the head on them).
-FROZEN_BODY = {"musicnn": "musicnn_bn_pool"}
+FROZEN_BODY = {"musicnn": "musicnn_bn_pool", "bodies": "bodies_features"}
 #: The trainable head every architecture ends with (:func:`_head`).
 HEAD_LAYERS = ("drop_embed", "embedding", "drop_out", "genre")
 
@@ -260,45 +262,17 @@ def musicnn(*, n_mels: int = 96, n_frames: int = 187, n_classes: int, filters: S
     Other parameters are as for :func:`shortchunk_res` (``filters`` and the band statistics are unused:
     the pretrained input batch norm standardises).
     """
-    keras = _keras()
+    _keras()
     from keras import layers
 
-    from mir.model.layers import DbToLogCompressed
+    from mir.model.bodies import musicnn_graph
 
     if n_mels != MUSICNN_FEATURES["n_mels"]:
         raise ValueError(f"musicnn: needs {MUSICNN_FEATURES['n_mels']} mel bands (its pretrained features), got "
                          f"{n_mels}: set " + ", ".join(f"features.{k} {v}" for k, v in MUSICNN_FEATURES.items()))
     _check(n_classes, n_mels, n_frames, min_size=8, arch="musicnn")
-    T = n_frames
     inp = layers.Input(shape=(n_mels, n_frames, 1), name="logmel_db")
-    x = DbToLogCompressed(name="musicnn_logc")(inp)
-    x = layers.Permute((2, 1, 3), name="musicnn_time_major")(x)  # (time, mels, 1), as musicnn
-    x = layers.BatchNormalization(name="musicnn_bn_in")(x)
-    pad7 = layers.ZeroPadding2D(((3, 3), (0, 0)), name="musicnn_pad7")(x)
-    front = []
-    for k, height in ((74, 38), (77, 67)):
-        c = layers.Conv2D(204, (7, height), activation="relu", name=f"musicnn_timbral_{k}")(pad7)
-        c = layers.BatchNormalization(name=f"musicnn_bn_timbral_{k}")(c)
-        c = layers.MaxPooling2D((1, c.shape[2]), name=f"musicnn_fmax_timbral_{k}")(c)
-        front.append(layers.Reshape((T, 204), name=f"musicnn_timbral_{k}_seq")(c))
-    for k in (128, 64, 32):
-        c = layers.Conv2D(51, (k, 1), padding="same", activation="relu", name=f"musicnn_temporal_{k}")(x)
-        c = layers.BatchNormalization(name=f"musicnn_bn_temporal_{k}")(c)
-        c = layers.MaxPooling2D((1, c.shape[2]), name=f"musicnn_fmax_temporal_{k}")(c)
-        front.append(layers.Reshape((T, 51), name=f"musicnn_temporal_{k}_seq")(c))
-    h = layers.Concatenate(name="musicnn_frontend")(front)
-    mids = [h]
-    for i in range(3):
-        c = layers.Conv1D(64, 7, activation="relu", name=f"musicnn_mid{i}")(
-            layers.ZeroPadding1D(3, name=f"musicnn_pad_mid{i}")(h))
-        c = layers.BatchNormalization(name=f"musicnn_bn_mid{i}")(c)
-        h = c if i == 0 else layers.Add(name=f"musicnn_res{i}")([c, h])
-        mids.append(h)
-    m = layers.Concatenate(name="musicnn_midend")(mids)
-    mx = layers.Reshape((-1, 1), name="musicnn_max_col")(layers.GlobalMaxPooling1D(name="musicnn_tmax")(m))
-    mu = layers.Reshape((-1, 1), name="musicnn_mean_col")(layers.GlobalAveragePooling1D(name="musicnn_tmean")(m))
-    pool = layers.Flatten(name="musicnn_pool")(layers.Concatenate(name="musicnn_max_mean")([mx, mu]))
-    body = layers.BatchNormalization(name="musicnn_bn_pool")(pool)
+    body = musicnn_graph(inp, prefix="musicnn", tags=False)["features"]
     model = _head(body, n_classes=n_classes, dropout=dropout, embedding_dim=embedding_dim, name="mir_musicnn",
                   inp=inp)
     if pretrained:
@@ -308,6 +282,47 @@ def musicnn(*, n_mels: int = 96, n_frames: int = 187, n_classes: int, filters: S
     for layer in model.layers:
         if layer.name.startswith("musicnn_"):
             layer.trainable = False
+    return model
+
+
+def pretrained_model(*, bodies: Sequence[str], n_classes: int, n_frames: int = MUSICNN_FRAMES, dropout: float = 0.5,
+                     embedding_dim: int = 200, with_tags: bool = False, pretrained: bool = True):
+    """Frozen pretrained bodies (:data:`mir.model.pretrained.BODIES`) on one input, + one new genre head.
+
+    Each body's pooled features (musicnn 1 506, vgg 256; ``with_tags``: also its 50 tag probabilities) are
+    concatenated in the layer ``bodies_features`` (:data:`FROZEN_BODY` ``["bodies"]``), the head's input:
+    :func:`head_model` ``(model, "bodies")`` is the head, and mir's inference engine splits, exports and
+    caches the model like ``musicnn`` (the body is everything before ``drop_embed``).
+
+    Parameters
+    ----------
+    bodies : sequence of str
+        Distinct body names (``msd_musicnn``, ``mtt_musicnn``, ``msd_vgg``, ``mtt_vgg``); layers ``<body>_…``.
+    n_frames : int
+        Chunk frames (musicnn bodies take any ≥ 8; vgg bodies only 187).
+    with_tags : bool
+        Feed each body's tag probabilities to the head too.
+    pretrained : bool
+        Load the checkpoints; ``False`` only for tests.
+    """
+    keras = _keras()
+    from keras import layers
+
+    from mir.model.bodies import body_graph, load_bodies
+
+    if not bodies or len(set(bodies)) != len(bodies):
+        raise ValueError(f"bodies: give one or more distinct pretrained bodies, got {list(bodies)}")
+    _check(n_classes, MUSICNN_FEATURES["n_mels"], n_frames, min_size=8, arch="bodies")
+    inp = layers.Input(shape=(MUSICNN_FEATURES["n_mels"], n_frames, 1), name="logmel_db")
+    parts = []
+    for name in bodies:
+        g = body_graph(name, inp, tags=with_tags)
+        parts += [g["features"]] + ([g["tags"]] if with_tags else [])
+    x = (layers.Concatenate(name="bodies_features")(parts) if len(parts) > 1
+         else layers.Identity(name="bodies_features")(parts[0]))
+    model = _head(x, n_classes=n_classes, dropout=dropout, embedding_dim=embedding_dim,
+                  name="mir_" + "_".join(bodies), inp=inp)
+    load_bodies(model, bodies, pretrained=pretrained)
     return model
 
 
@@ -369,12 +384,19 @@ def musicnn_timeline_networks(model) -> dict:
     return {"front": front, "timbral": timbral_net, "rest": rest}
 
 
+def frozen_layer(model, arch: str) -> str:
+    """The last layer of ``model``'s frozen body: :data:`FROZEN_BODY` ``[arch]``, or ``bodies_features`` for a
+    ``musicnn`` model built on other or several bodies (``train.bodies``, :func:`pretrained_model`)."""
+    names = {layer.name for layer in model.layers}
+    return FROZEN_BODY["bodies"] if FROZEN_BODY["bodies"] in names else FROZEN_BODY[arch]
+
+
 def body_model(model, arch: str):
-    """The frozen body of ``model`` (input → :data:`FROZEN_BODY` layer), or None for a trained-from-scratch arch."""
+    """The frozen body of ``model`` (input → :func:`frozen_layer`), or None for a trained-from-scratch arch."""
     if arch not in FROZEN_BODY:
         return None
     keras = _keras()
-    return keras.Model(model.inputs[0], model.get_layer(FROZEN_BODY[arch]).output, name=f"{arch}_body")
+    return keras.Model(model.inputs[0], model.get_layer(frozen_layer(model, arch)).output, name=f"{arch}_body")
 
 
 def head_model(model, arch: str):
@@ -382,7 +404,8 @@ def head_model(model, arch: str):
     keras = _keras()
     from keras import layers
 
-    x = inp = layers.Input(shape=tuple(model.get_layer(FROZEN_BODY[arch]).output.shape[1:]), name="body_features")
+    x = inp = layers.Input(shape=tuple(model.get_layer(frozen_layer(model, arch)).output.shape[1:]),
+                           name="body_features")
     for name in HEAD_LAYERS:
         x = model.get_layer(name)(x)
     return keras.Model(inp, x, name=f"{arch}_head")
@@ -393,13 +416,20 @@ BUILDERS = {"musicnn": musicnn, "shortchunk_res": shortchunk_res, "cnn": cnn, "f
 
 
 def build_model(arch: str, *, n_mels: int, n_frames: int, n_classes: int, filters: Sequence[int] | None = None,
-                dropout: float = 0.3, band_mean=None, band_var=None):
+                dropout: float = 0.3, band_mean=None, band_var=None, bodies: Sequence[str] | None = None):
     """Build ``arch`` (one of :data:`ARCHS`) for ``(n_mels, n_frames)`` chunks and ``n_classes`` genres.
 
-    ``filters=None`` takes the architecture's default widths.
+    ``filters=None`` takes the architecture's default widths. ``bodies`` (``train.bodies``, arch ``musicnn``
+    only): the frozen pretrained bodies; ``["msd_musicnn"]`` (or ``None``) is :func:`musicnn`, any other list
+    :func:`pretrained_model` (the bodies' features side by side into one head).
     """
     if arch not in BUILDERS:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
+    if arch == "musicnn" and bodies and list(bodies) != ["msd_musicnn"]:
+        from mir.model.bodies import _check_input
+
+        _check_input(n_mels)
+        return pretrained_model(bodies=list(bodies), n_classes=n_classes, n_frames=n_frames, dropout=dropout)
     return BUILDERS[arch](n_mels=n_mels, n_frames=n_frames, n_classes=n_classes,
                           filters=tuple(filters or DEFAULT_FILTERS[arch]), dropout=dropout,
                           band_mean=band_mean, band_var=band_var)

@@ -39,6 +39,8 @@ class ModelCard(BaseModel):
     features: FeatureParams
     chunk_frames: int = Field(gt=0)
     arch: str | None = None
+    #: the frozen pretrained bodies of a ``musicnn`` model, in the order their features feed the head
+    bodies: list[str] | None = None
 
     @field_validator("features", mode="before")
     @classmethod
@@ -74,11 +76,20 @@ class ModelBundle:
     features: FeatureParams
     chunk_frames: int
     arch: str | None = None
+    bodies: list[str] | None = None
 
     @property
     def card(self) -> ModelCard:
         return ModelCard(genres=list(self.genres), features=self.features, chunk_frames=self.chunk_frames,
-                         arch=self.arch)
+                         arch=self.arch, bodies=self.bodies)
+
+    @property
+    def tag_bodies(self) -> list[str]:
+        """The pretrained bodies whose tags (taggrams) this model can give: ``[]`` for a model trained from
+        scratch; a ``musicnn`` model of an older card is MSD_musicnn alone."""
+        if self.arch != "musicnn":
+            return []
+        return list(self.bodies or ["msd_musicnn"])
 
     @classmethod
     def load(cls, model_dir: str | os.PathLike[str]) -> "ModelBundle":
@@ -91,7 +102,7 @@ class ModelBundle:
         card = read_card(model_dir)
         model = keras.models.load_model(model_files(model_dir)[0])
         return cls(model=model, genres=list(card.genres), features=card.features, chunk_frames=card.chunk_frames,
-                   arch=card.arch)
+                   arch=card.arch, bodies=card.bodies)
 
     def save(self, model_dir: str | os.PathLike[str]) -> Path:
         """Write ``model.keras`` and ``labels.json`` atomically (each file); returns the model's path."""

@@ -254,8 +254,10 @@ def train(cfg: "Config", *, progress: bool = True) -> Path:
     d = _training_data(cfg)
     scope, strategy = distribution_scope(tp, backend)
     with scope:
+        bodies = list(tp.bodies) if tp.arch == "musicnn" else None
         model = build_model(tp.arch, n_mels=d.store.logmel.shape[1], n_frames=d.chunk, n_classes=len(d.genres),
-                            filters=tp.filters, dropout=tp.dropout, band_mean=d.band_mean, band_var=d.band_var)
+                            filters=tp.filters, dropout=tp.dropout, band_mean=d.band_mean, band_var=d.band_var,
+                            bodies=bodies)
         frozen = tp.arch in FROZEN_BODY  # a frozen pretrained body: only the head is fitted
         fitted = head_model(model, tp.arch) if frozen else model
         fitted.compile(optimizer=_optimizer(tp), loss="categorical_crossentropy", metrics=["accuracy"])
@@ -270,7 +272,7 @@ def train(cfg: "Config", *, progress: bool = True) -> Path:
     if frozen:
         t0 = time.perf_counter()
         engine = ModelBundle(model=model, genres=d.genres, features=cfg.features, chunk_frames=d.chunk,
-                             arch=tp.arch).engine(cfg)
+                             arch=tp.arch, bodies=bodies).engine(cfg)
         train_data, val_data = embed_once(engine, d.train_ds, d.store.logmel, d.va["row"].to_numpy(), d.yv,
                                           run_dir / "body-features.npz", progress=progress)
         embed_seconds = time.perf_counter() - t0
@@ -291,7 +293,7 @@ def train(cfg: "Config", *, progress: bool = True) -> Path:
         seconds += time.perf_counter() - t1
     best_model = _best_model(model, frozen=frozen, refitted=final is not None, best_path=run_dir / "best.keras")
     model_path = ModelBundle(model=best_model, genres=d.genres, features=cfg.features, chunk_frames=d.chunk,
-                             arch=tp.arch).save(cfg.paths.models)
+                             arch=tp.arch, bodies=bodies).save(cfg.paths.models)
     write_csv(Path(cfg.paths.plots) / "train_history.csv", h.round(5))
     shutil.rmtree(run_dir, ignore_errors=True)  # finished: nothing to resume
     epochs_now = max(len(h) - len(done), 1)

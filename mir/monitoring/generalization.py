@@ -95,7 +95,9 @@ def _novelty(songs: "pd.DataFrame", summary: dict, *, has_genre: bool) -> dict |
         return None
     p_genre = summary.get("new_genre_excess_p")
     return {"n_genre": int(songs["new_genre"].sum()), "p": None if p_genre is None else f"{float(p_genre):.2g}",
-            "drift": bool(summary.get("new_genre_drift"))}
+            "drift": bool(summary.get("new_genre_drift")),
+            "source_method": summary.get("new_source_method") or "the unknown score above",
+            "genre_method": summary.get("new_genre_method") or "not recorded by the run that wrote this page"}
 
 
 def _known_genres(genres: Sequence[str], *, new_metrics: dict | None, test_metrics: dict | None,

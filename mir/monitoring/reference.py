@@ -13,7 +13,7 @@ calibration clips here and on new music (:func:`mir.monitoring.monitor.analyse_f
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -48,8 +48,10 @@ class Reference:
     # models: the relative Mahalanobis distance), and the embedding's background Gaussian (embedding features)
     novelty: "Calibration | None" = None
     background: "EmbeddingSpace | None" = None
-    # musicnn models: the training clips' musicnn tag probabilities; new_genre = cosine 5-NN distance to them
+    # pretrained-body models: the training clips' tag probabilities; new_genre = cosine 5-NN distance to them
     tag_reference: "np.ndarray | None" = None
+    #: the two novelty scores in words (:func:`novelty_methods`), for the records and the pages
+    methods: dict[str, str] = field(default_factory=dict)
 
 
 def pred_columns(logp: np.ndarray, emb: np.ndarray, genres: list[str], pca_mean, pca_comps) -> dict[str, Any]:
@@ -68,17 +70,49 @@ def pred_columns(logp: np.ndarray, emb: np.ndarray, genres: list[str], pca_mean,
 
 
 def tag_probs(engine, bundle: "ModelBundle", X, rows) -> "np.ndarray | None":
-    """musicnn's 50 tag probabilities per clip (mean logit over its chunks), or ``None`` for other models.
+    """Every pretrained body's 50 tag probabilities per clip, side by side (``bundle.tag_bodies``), or ``None``
+    for a model without pretrained bodies.
 
-    The body outputs come from the engine's per-clip cache (``clip_outputs`` has just filled it).
+    Per body: its tag logits from its slice of the cached body features (:func:`mir.model.pretrained.tag_logits`),
+    the mean over the clip's chunks, then the sigmoid. The body outputs come from the engine's per-clip cache
+    (``clip_outputs`` has just filled it).
     """
-    if bundle.arch != "musicnn":
+    bodies = bundle.tag_bodies
+    if not bodies:
         return None
-    from mir.model.pretrained import musicnn_tag_logits, musicnn_weights
+    from mir.model.pretrained import body_weights, feature_slices, tag_logits
 
-    w = musicnn_weights()
-    logits = np.stack([musicnn_tag_logits(e["features"], w).mean(axis=0) for e in engine.clip_body(X, rows)])
+    sl = feature_slices(bodies)
+    w = {b: body_weights(b) for b in bodies}
+    logits = np.stack([np.concatenate([tag_logits(b, e["features"][:, sl[b]], w[b]).mean(axis=0) for b in bodies])
+                       for e in engine.clip_body(X, rows)])
     return 1.0 / (1.0 + np.exp(-logits))
+
+
+def novelty_methods(*, bundle: "ModelBundle", layers: "LayerSpaces | None", weight_dist: float) -> dict[str, str]:
+    """What the two novelty scores are, in words, for this model and these parameters (the report pages
+    print this, so a page describes the method that ran)."""
+    n = len(layers.names) if layers else 0
+    where = (f"the channel mean and standard deviation of each of the body's {n} convolutional blocks, "
+             "averaged over blocks" if layers else "the model's embedding layer")
+    source = f"Mahalanobis distance (tied, shrunk covariance) to the nearest training-genre centroid, on {where}"
+    if weight_dist < 1:
+        source += f", mixed {weight_dist:g} : {1 - weight_dist:g} with 1 − max softmax"
+    bodies = bundle.tag_bodies
+    if bodies:
+        genre = ("cosine distance to the 5 nearest training clips in the pretrained taggers' tag space ("
+                 + " + ".join(f"{b} {len(_tags(b))} tags" for b in bodies) + ", each clip's mean tag logits → "
+                 "probabilities)")
+    else:
+        genre = (f"relative Mahalanobis distance (Ren et al. 2021: the nearest-genre distance minus the distance to "
+                 f"one class-agnostic Gaussian), on {where}")
+    return {"new_source": source, "new_genre": genre}
+
+
+def _tags(body: str) -> tuple[str, ...]:
+    from mir.model.pretrained import tag_names
+
+    return tag_names(body)
 
 
 def select_layers(layer_stats: dict, names) -> dict:
@@ -109,8 +143,8 @@ def unknown_distance(*, space: "EmbeddingSpace", layers: "LayerSpaces | None", e
 def genre_distance(*, space: "EmbeddingSpace", layers: "LayerSpaces | None", background: "EmbeddingSpace | None",
                    tag_reference: "np.ndarray | None", emb: np.ndarray, stats: dict,
                    tags: Callable[[], np.ndarray]) -> np.ndarray:
-    """The ``new_genre`` distance: musicnn's tag 5-NN (``tag_reference`` set; ``tags()`` gives the clips'
-    tag probabilities), else the relative Mahalanobis distance (per layer, or on the embedding)."""
+    """The ``new_genre`` distance: the pretrained taggers' tag 5-NN (``tag_reference`` set; ``tags()`` gives the
+    clips' tag probabilities), else the relative Mahalanobis distance (per layer, or on the embedding)."""
     from mir.monitoring import ood
 
     if tag_reference is not None:
@@ -192,8 +226,9 @@ def build_reference(cfg: "Config", bundle: "ModelBundle") -> Reference:
               "background": None if layers else ood.fit_background(emb[keep], shrinkage=shrinkage),
               "tag_reference": tag_probs(engine, bundle, store.logmel, train["row"].to_numpy()[keep])}
     split, calibration, novelty = _calibrate(cfg, engine, bundle, store, layer_names, spaces)
+    methods = novelty_methods(bundle=bundle, layers=layers, weight_dist=cfg.monitor.ood_weight_dist)
     return Reference(table=pd.DataFrame(table), genres=genres, pca_mean=pca_mean, pca_components=comps,
-                     calibration=calibration, calibration_split=split, novelty=novelty, **spaces)
+                     calibration=calibration, calibration_split=split, novelty=novelty, methods=methods, **spaces)
 
 
 def _calibrate(cfg: "Config", engine, bundle: "ModelBundle", store, layer_names: list[str],

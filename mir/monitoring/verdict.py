@@ -175,7 +175,8 @@ def _reference_fields(ref: "Reference") -> dict[str, Any]:
     cal = ref.calibration
     return {"ood_threshold": round(cal.threshold, 6), "ood_quantile": cal.quantile,
             "ood_calibration": {**cal.to_dict(), "split": ref.calibration_split},
-            "n_reference": len(ref.table), "embedding_pcs": int(ref.pca_components.shape[0])}
+            "n_reference": len(ref.table), "embedding_pcs": int(ref.pca_components.shape[0]),
+            "new_source_method": ref.methods.get("new_source"), "new_genre_method": ref.methods.get("new_genre")}
 
 
 def drift_record(*, ref: "Reference", songs: "pd.DataFrame", rejected: list[dict], verdict: dict,

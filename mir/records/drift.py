@@ -141,6 +141,9 @@ class DriftRecord(_Record):
     ood_calibration: SplitCalibration
     n_reference: int
     embedding_pcs: int
+    # the two novelty scores in words, as computed (mir.monitoring.reference.novelty_methods)
+    new_source_method: str | None = None
+    new_genre_method: str | None = None
     history: HistoryRef | HistoryError | None = None
 
 
