@@ -76,8 +76,8 @@ def test_train_fits_only_the_head_and_the_saved_model_predicts(project, tiny_par
 
     tiny_params["synth"]["clips_per_genre"] = 4
     tiny_params["features"].update(MUSICNN_FEATURES, clip_seconds=4.0)
-    tiny_params["train"].update({"arch": "musicnn", "chunk_frames": None, "crops_per_clip": 2, "epochs": 3,
-                                 "filters": None})
+    tiny_params["train"].update({"arch": "musicnn", "bodies": ["msd_musicnn"], "chunk_frames": None,
+                                 "crops_per_clip": 2, "epochs": 3, "filters": None})
     (project / "params.yaml").write_text(yaml.safe_dump(tiny_params))
     cfg = load_config()
     for s in ("data", "ingest", "featurize", "train"):
