@@ -317,3 +317,28 @@ def test_both_kinds_of_novelty_are_reported(tiny_run):
     assert isinstance(drift["retrain_suggested"], bool) and drift["new_genre_calibration"]["split"] == "valid"
     gen = (root / "reports/generalization.html").read_text()
     assert "new-genre score" in gen and "Two kinds of novelty" in gen
+
+
+@pytest.mark.slow
+def test_new_music_streams_through_in_bounded_batches(tiny_run, monkeypatch):
+    """Item 23 of issue 23: memory must not grow with the number of songs. No step holds more than one batch
+    of songs' log-mels, and the batched analysis equals the one-batch analysis."""
+    import pandas as pd
+
+    from mir.model.bundle import ModelBundle
+    from mir.model.inference import Engine
+    from mir.monitoring import monitor as mon
+
+    root, cfg = tiny_run
+    bundle = ModelBundle.load(cfg.paths.models)
+    ref = mon.build_reference(cfg, bundle)
+    whole, _ = mon.analyse_folder(cfg, bundle, ref, root / "data/new", progress=False)
+    assert len(whole) > 4
+    seen: list[int] = []
+    real = Engine.clip_outputs
+    monkeypatch.setattr(Engine, "clip_outputs", lambda self, X, rows, **kw: (seen.append(len(X)),
+                                                                              real(self, X, rows, **kw))[1])
+    monkeypatch.setattr(mon, "BATCH_SONGS", 2)
+    parts, _ = mon.analyse_folder(cfg, bundle, ref, root / "data/new", progress=False)
+    assert seen and max(seen) <= 2, f"log-mels of {max(seen)} songs at once"
+    pd.testing.assert_frame_equal(parts, whole, check_exact=False, rtol=1e-6)

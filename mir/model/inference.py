@@ -47,7 +47,7 @@ import numpy as np
 
 from mir.model.body_cache import BodyCache, clip_digest
 from mir.model.runtimes import (AUTO_ORDER, KerasRunner, OnnxRuntimeRunner, OpenVinoRunner, default_threads,
-                                remote_body)
+                                probe, quiet_export, record_verdict, remote_body, stamp_path, verdicts)
 
 if TYPE_CHECKING:  # pragma: no cover
     from mir.config import Config
@@ -274,10 +274,10 @@ class Engine:
         if keras.backend.backend() != "tensorflow":
             raise RuntimeError(f"ONNX export needs the TensorFlow backend (this is {keras.backend.backend()})")
         net = self._nets[tag]
-        xs = _probe(net, n=1)
+        xs = probe(net, n=1)
         net.predict(xs if len(xs) > 1 else xs[0], verbose=0)  # Keras exports only a network that has been called
         t0 = time.perf_counter()
-        with atomic_path(path) as tmp, _quiet():
+        with atomic_path(path) as tmp, quiet_export():
             net.export(str(tmp), format="onnx", verbose=False)
         _log(f"exported the model's {tag} network to {path} ({time.perf_counter() - t0:.1f} s, once per body)")
         return path
@@ -326,7 +326,7 @@ class Engine:
         verdict = f"{name}=={md.version(name)}"
         while True:
             sha = sha256_file(path)
-            known = _verdicts(path, sha).get(verdict)
+            known = verdicts(path, sha).get(verdict)
             try:
                 if known is False:
                     raise RuntimeError(f"this export was checked before and does not match Keras on {name}")
@@ -334,23 +334,23 @@ class Engine:
                                                                                       self.batch_size)
                 if known is not True:
                     self._verify(runner, keras_runner, head=tag in ("stats", "plain"))
-                    _record_verdict(path, sha, verdict, True)
+                    record_verdict(path, sha, verdict, True)
                 self.export_sha[tag] = sha
                 return runner
             except Exception as err:
                 if fresh or known is False:
                     if fresh and known is None:
-                        _record_verdict(path, sha, verdict, False)
+                        record_verdict(path, sha, verdict, False)
                     raise
                 _log(f"the export {path.name} failed on {name} ({_first_line(err)}): exporting it again")
-                for p in (path, _stamp_path(path)):
+                for p in (path, stamp_path(path)):
                     p.unlink(missing_ok=True)
                 self.export_onnx(tag)
                 fresh = True
 
     def _verify(self, runner, keras_runner, *, head: bool) -> None:
         """Raise unless ``runner`` matches Keras on a probe batch."""
-        xs = _probe(keras_runner.net, n=4)
+        xs = probe(keras_runner.net, n=4)
         ref = keras_runner(*xs)
         got = runner(*xs)
         if len(got) != len(ref) or any(a.shape != b.shape for a, b in zip(got, ref)):
@@ -575,57 +575,9 @@ class Engine:
         return f"{self.runtime}{f' ({prov})' if prov else ''}, {self.threads} thread(s), body {self.key}"
 
 
-def _stamp_path(export: Path) -> Path:
-    return export.with_suffix(".verified.json")
-
-
-def _verdicts(export: Path, sha: str) -> dict:
-    """The verdicts kept for the export's bytes ``sha`` (``{}``: none, or they were about other bytes)."""
-    try:
-        done = json.loads(_stamp_path(export).read_text())
-    except (OSError, ValueError):
-        return {}
-    return done if isinstance(done, dict) and done.get("sha256") == sha else {}
-
-
-def _record_verdict(export: Path, sha: str, verdict: str, ok: bool) -> None:
-    """Keep ``verdict: ok`` beside the export, bound to its SHA-256 (a write that fails is not an error)."""
-    from mir.io import write_json
-
-    with contextlib.suppress(OSError):
-        write_json(_stamp_path(export), {**_verdicts(export, sha), "sha256": sha, verdict: ok})
-
-
-def _probe(net, *, n: int) -> list[np.ndarray]:
-    """A deterministic input batch for ``net`` (dB-like values; an unknown length becomes 200 frames)."""
-    rng = np.random.default_rng(0)
-    xs = []
-    for t in net.inputs:
-        shape = [200 if d is None else int(d) for d in t.shape[1:]]
-        loc, scale = (-30.0, 15.0) if len(xs) == 0 else (0.0, 1.0)
-        xs.append(rng.normal(loc, scale, size=(n, *shape)).astype(np.float32))
-    return xs
-
-
 def _first_line(err: BaseException) -> str:
     lines = [ln.strip() for ln in str(err).splitlines() if ln.strip() and not ln.strip().startswith("Exception from")]
     return (lines[0][:200] if lines else type(err).__name__)
-
-
-@contextlib.contextmanager
-def _quiet():
-    """Silence tf2onnx's INFO/WARNING lines while exporting."""
-    import logging
-
-    names = ("tf2onnx", "tensorflow", "absl")
-    old = {n: logging.getLogger(n).level for n in names}
-    for n in names:
-        logging.getLogger(n).setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        for n, lvl in old.items():
-            logging.getLogger(n).setLevel(lvl)
 
 
 def softmax_rows(logp: np.ndarray) -> np.ndarray:
