@@ -189,6 +189,26 @@ def test_empty_new_music_folder_is_one_clear_line(project):
     assert "exit" in r.stdout.lower()
 
 
+def test_new_songs_are_featurised_in_bounded_batches(project, tmp_path):
+    """Item 23 of issue 23 (memory flat in the number of songs): the monitor's featuriser yields batches of at
+    most ``batch`` songs' log-mels, in song order, with bad files rejected on the way (no model needed)."""
+    from mir.config import load_config
+    from mir.monitoring.monitor import _featurise
+
+    cfg = load_config()
+    new = tmp_path / "new"
+    for i in range(7):
+        write_audio(new / "rock" / f"s{i}.wav", tone(2.0, freq=200 + 50 * i, seed=i))
+    (new / "rock" / "bad.wav").write_text("not audio\n" * 50)
+    songs = list_new_music(new)
+    rejected: list[dict] = []
+    batches = list(_featurise(cfg, songs, rejected, progress=False, batch=3))
+    assert [len(X) for _, X in batches] == [3, 3, 1] and [len(r) for r, _ in batches] == [3, 3, 1]
+    names = [Path(r["path"]).name for rows, _ in batches for r in rows]
+    assert names == [f"s{i}.wav" for i in range(7)] and [Path(r["path"]).name for r in rejected] == ["bad.wav"]
+    assert all(X.ndim == 3 and X.shape[1] == cfg.features.n_mels for _, X in batches)
+
+
 # ------------------------------------------------------------------ one tiny pipeline run, several checks
 
 
