@@ -287,7 +287,8 @@ def record(cfg: "Config", *, reference: "pd.DataFrame", current: "pd.DataFrame",
     Returns
     -------
     dict
-        ``workspace``, ``project_id``, ``snapshot_id``, ``model_version``, ``timestamp``.
+        ``workspace``, ``project_id``, ``snapshot_id``, ``model_version``, ``timestamp``, and
+        ``quarantined`` (the damaged files moved aside, :func:`repair`) when there were any.
     """
     import warnings
 
