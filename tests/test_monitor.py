@@ -189,6 +189,26 @@ def test_empty_new_music_folder_is_one_clear_line(project):
     assert "exit" in r.stdout.lower()
 
 
+def test_new_songs_are_featurised_in_bounded_batches(project, tmp_path):
+    """Item 23 of issue 23 (memory flat in the number of songs): the monitor's featuriser yields batches of at
+    most ``batch`` songs' log-mels, in song order, with bad files rejected on the way (no model needed)."""
+    from mir.config import load_config
+    from mir.monitoring.monitor import _featurise
+
+    cfg = load_config()
+    new = tmp_path / "new"
+    for i in range(7):
+        write_audio(new / "rock" / f"s{i}.wav", tone(2.0, freq=200 + 50 * i, seed=i))
+    (new / "rock" / "bad.wav").write_text("not audio\n" * 50)
+    songs = list_new_music(new)
+    rejected: list[dict] = []
+    batches = list(_featurise(cfg, songs, rejected, progress=False, batch=3))
+    assert [len(X) for _, X in batches] == [3, 3, 1] and [len(r) for r, _ in batches] == [3, 3, 1]
+    names = [Path(r["path"]).name for rows, _ in batches for r in rows]
+    assert names == [f"s{i}.wav" for i in range(7)] and [Path(r["path"]).name for r in rejected] == ["bad.wav"]
+    assert all(X.ndim == 3 and X.shape[1] == cfg.features.n_mels for _, X in batches)
+
+
 # ------------------------------------------------------------------ one tiny pipeline run, several checks
 
 
@@ -317,3 +337,28 @@ def test_both_kinds_of_novelty_are_reported(tiny_run):
     assert isinstance(drift["retrain_suggested"], bool) and drift["new_genre_calibration"]["split"] == "valid"
     gen = (root / "reports/generalization.html").read_text()
     assert "new-genre score" in gen and "Two kinds of novelty" in gen
+
+
+@pytest.mark.slow
+def test_new_music_streams_through_in_bounded_batches(tiny_run, monkeypatch):
+    """Item 23 of issue 23: memory must not grow with the number of songs. No step holds more than one batch
+    of songs' log-mels, and the batched analysis equals the one-batch analysis."""
+    import pandas as pd
+
+    from mir.model.bundle import ModelBundle
+    from mir.model.inference import Engine
+    from mir.monitoring import monitor as mon
+
+    root, cfg = tiny_run
+    bundle = ModelBundle.load(cfg.paths.models)
+    ref = mon.build_reference(cfg, bundle)
+    whole, _ = mon.analyse_folder(cfg, bundle, ref, root / "data/new", progress=False)
+    assert len(whole) > 4
+    seen: list[int] = []
+    real = Engine.clip_outputs
+    monkeypatch.setattr(Engine, "clip_outputs", lambda self, X, rows, **kw: (seen.append(len(X)),
+                                                                              real(self, X, rows, **kw))[1])
+    monkeypatch.setattr(mon, "BATCH_SONGS", 2)
+    parts, _ = mon.analyse_folder(cfg, bundle, ref, root / "data/new", progress=False)
+    assert seen and max(seen) <= 2, f"log-mels of {max(seen)} songs at once"
+    pd.testing.assert_frame_equal(parts, whole, check_exact=False, rtol=1e-6)

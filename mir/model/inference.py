@@ -47,7 +47,7 @@ import numpy as np
 
 from mir.model.body_cache import BodyCache, clip_digest
 from mir.model.runtimes import (AUTO_ORDER, KerasRunner, OnnxRuntimeRunner, OpenVinoRunner, default_threads,
-                                remote_body)
+                                probe, quiet_export, record_verdict, remote_body, stamp_path, verdicts)
 
 if TYPE_CHECKING:  # pragma: no cover
     from mir.config import Config
@@ -55,7 +55,7 @@ if TYPE_CHECKING:  # pragma: no cover
 #: ``inference.runtime`` values; ``auto`` takes the first that works of :data:`AUTO_ORDER` (Keras on a GPU).
 RUNTIMES = ("auto", "openvino", "onnxruntime", "keras")
 #: Bumped when what a cache entry or an export holds changes (old entries are then never read).
-SCHEMA = 2
+SCHEMA = 3
 #: The first head layer: the body is everything before it (models without it: the ``embedding`` layer).
 HEAD_START = "drop_embed"
 #: An exported body is used only if, on the probe batch, its probabilities are within this of Keras'…
@@ -221,8 +221,6 @@ class Engine:
         self.threads = threads or default_threads()
         self.batch_size = batch_size
         self.cache_dir = Path(cache_dir) if cache_dir else None
-        self.cache = (BodyCache(self.cache_dir, f"{self.key}-c{self.chunk}", max_mb=cache_max_mb)
-                      if self.cache_dir else None)
         #: chunks that went through the body in this engine's life (tests count them)
         self.body_chunks = 0
         self.body_seconds = 0.0
@@ -231,7 +229,13 @@ class Engine:
         self._client = self._cluster = None
         self._runners: dict[str, Any] = {}
         self._nets = {"stats": self.body, "plain": body_network(model)}
+        #: SHA-256 of each export in use (its verdict and the body cache are bound to it)
+        self.export_sha: dict[str, str] = {}
         self.runtime = self.runner("stats").name
+        # outputs computed through an export are cached under that export's hash, Keras' under "keras"
+        ident = f"x{self.export_sha['stats'][:16]}" if self.runtime != "keras" else "keras"
+        self.cache = (BodyCache(self.cache_dir, f"{self.key}-c{self.chunk}-{ident}", max_mb=cache_max_mb, log=_log)
+                      if self.cache_dir else None)
 
     @classmethod
     def for_model(cls, model, cfg: "Config | None" = None, **kwargs) -> "Engine":
@@ -256,21 +260,24 @@ class Engine:
             return self.cache_dir / "exports"
         return Path(os.environ.get("MIR_CACHE") or Path.home() / ".cache" / "mir") / "exports"
 
+    def _export_path(self, tag: str) -> Path:
+        return self._export_dir() / f"{self.key}-c{self.chunk}-{tag}.onnx"
+
     def export_onnx(self, tag: str = "stats") -> Path:
         """Network ``tag`` as ONNX (``<exports>/<body hash>-c<chunk>-<tag>.onnx``), exported once per body."""
         from mir.io import atomic_path
 
-        path = self._export_dir() / f"{self.key}-c{self.chunk}-{tag}.onnx"
+        path = self._export_path(tag)
         if path.is_file():
             return path
         keras = _keras()
         if keras.backend.backend() != "tensorflow":
             raise RuntimeError(f"ONNX export needs the TensorFlow backend (this is {keras.backend.backend()})")
         net = self._nets[tag]
-        xs = _probe(net, n=1)
+        xs = probe(net, n=1)
         net.predict(xs if len(xs) > 1 else xs[0], verbose=0)  # Keras exports only a network that has been called
         t0 = time.perf_counter()
-        with atomic_path(path) as tmp, _quiet():
+        with atomic_path(path) as tmp, quiet_export():
             net.export(str(tmp), format="onnx", verbose=False)
         _log(f"exported the model's {tag} network to {path} ({time.perf_counter() - t0:.1f} s, once per body)")
         return path
@@ -294,39 +301,64 @@ class Engine:
         reasons = []
         for name in ([runtime] if runtime != "auto" else list(AUTO_ORDER)):
             try:
-                path = self.export_onnx(tag)
-                cls = OpenVinoRunner if name == "openvino" else OnnxRuntimeRunner
-                runner = cls(path, self.threads, self.batch_size)
-                self._verify(runner, keras_runner, path, head=tag in ("stats", "plain"))
-                return runner
+                return self._export_runner(tag, name, keras_runner)
             except Exception as err:  # noqa: BLE001 - any failure: the next runtime, at worst Keras
                 reasons.append(f"{name} failed: {_first_line(err)}")
         _log(f"using Keras ({'; '.join(reasons)})")
         return keras_runner
 
-    def _verify(self, runner, keras_runner, path: Path, *, head: bool) -> None:
-        """Raise unless ``runner`` matches Keras on a probe batch (the verdict is kept beside the export)."""
+    def _export_runner(self, tag: str, name: str, keras_runner):
+        """Runtime ``name`` on the export of network ``tag``, verified against Keras (content-addressed trust).
+
+        The verdict is kept beside the export with the export's SHA-256 and holds only for those bytes: a
+        changed export is verified again. An export this engine did not just make that fails (it does not
+        load, or its outputs differ from Keras') is exported again once; a fresh export that fails on this
+        runtime is recorded as such (that runtime can't run this body: no export on every run).
+        """
         import importlib.metadata as md
 
-        stamp = path.with_suffix(".verified.json")
-        tag = f"{runner.name}=={md.version(runner.name)}"
-        done = {}
-        with contextlib.suppress(OSError, ValueError):
-            done = json.loads(stamp.read_text())
-        if done.get(tag) is True:
-            return
-        xs = _probe(keras_runner.net, n=4)
+        from mir.io import sha256_file
+
+        path, fresh = self._export_path(tag), False
+        if not path.is_file():
+            self.export_onnx(tag)
+            fresh = True
+        verdict = f"{name}=={md.version(name)}"
+        while True:
+            sha = sha256_file(path)
+            known = verdicts(path, sha).get(verdict)
+            try:
+                if known is False:
+                    raise RuntimeError(f"this export was checked before and does not match Keras on {name}")
+                runner = (OpenVinoRunner if name == "openvino" else OnnxRuntimeRunner)(path, self.threads,
+                                                                                      self.batch_size)
+                if known is not True:
+                    self._verify(runner, keras_runner, head=tag in ("stats", "plain"))
+                    record_verdict(path, sha, verdict, True)
+                self.export_sha[tag] = sha
+                return runner
+            except Exception as err:
+                if fresh or known is False:
+                    if fresh and known is None:
+                        record_verdict(path, sha, verdict, False)
+                    raise
+                _log(f"the export {path.name} failed on {name} ({_first_line(err)}): exporting it again")
+                for p in (path, stamp_path(path)):
+                    p.unlink(missing_ok=True)
+                self.export_onnx(tag)
+                fresh = True
+
+    def _verify(self, runner, keras_runner, *, head: bool) -> None:
+        """Raise unless ``runner`` matches Keras on a probe batch."""
+        xs = probe(keras_runner.net, n=4)
         ref = keras_runner(*xs)
         got = runner(*xs)
         if len(got) != len(ref) or any(a.shape != b.shape for a, b in zip(got, ref)):
             raise RuntimeError("the export's outputs do not line up with the model's")
         worst = max(float(np.max(np.abs(a - b) / (1.0 + np.abs(b)))) for a, b in zip(got, ref))
         dp = float(np.max(np.abs(self._head(ref[0])[0] - self._head(got[0])[0]))) if head else 0.0
-        if worst > BODY_RTOL or dp > PROB_ATOL:
+        if not np.isfinite(worst) or worst > BODY_RTOL or not np.isfinite(dp) or dp > PROB_ATOL:
             raise RuntimeError(f"outputs differ from Keras (body {worst:.1e} relative, probabilities {dp:.1e})")
-        from mir.io import write_json
-
-        write_json(stamp, {**done, tag: True})
 
     # ------------------------------------------------------------------ passes
 
@@ -364,9 +396,16 @@ class Engine:
         """Per clip of ``rows``: ``features (chunks, d)``, ``m1``/``var`` ``(chunks, Σ channels)`` (cached)."""
         from mir.model.data import segments
 
+        from mir.model.data import chunk_starts
+
         rows = np.asarray(rows, dtype=int)
         digests = [clip_digest(X, int(r)) for r in rows] if (use_cache and self.cache) else [None] * len(rows)
-        got: list[dict | None] = [self.cache.get(d) if d else None for d in digests]
+        chunks = len(chunk_starts(X.shape[2], self.chunk))
+        c = sum(self.stats_dims)
+        widths = (int(self.body.outputs[0].shape[-1]), c, c)
+        got: list[dict | None] = [self.cache.get(d, chunks=chunks, widths=widths) if d else None for d in digests]
+        if self.cache is not None:
+            self.cache.report()
         miss = [i for i, g in enumerate(got) if g is None]
         if miss:
             x, owner = segments(X, rows[miss], self.chunk)
@@ -536,36 +575,9 @@ class Engine:
         return f"{self.runtime}{f' ({prov})' if prov else ''}, {self.threads} thread(s), body {self.key}"
 
 
-def _probe(net, *, n: int) -> list[np.ndarray]:
-    """A deterministic input batch for ``net`` (dB-like values; an unknown length becomes 200 frames)."""
-    rng = np.random.default_rng(0)
-    xs = []
-    for t in net.inputs:
-        shape = [200 if d is None else int(d) for d in t.shape[1:]]
-        loc, scale = (-30.0, 15.0) if len(xs) == 0 else (0.0, 1.0)
-        xs.append(rng.normal(loc, scale, size=(n, *shape)).astype(np.float32))
-    return xs
-
-
 def _first_line(err: BaseException) -> str:
     lines = [ln.strip() for ln in str(err).splitlines() if ln.strip() and not ln.strip().startswith("Exception from")]
     return (lines[0][:200] if lines else type(err).__name__)
-
-
-@contextlib.contextmanager
-def _quiet():
-    """Silence tf2onnx's INFO/WARNING lines while exporting."""
-    import logging
-
-    names = ("tf2onnx", "tensorflow", "absl")
-    old = {n: logging.getLogger(n).level for n in names}
-    for n in names:
-        logging.getLogger(n).setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        for n, lvl in old.items():
-            logging.getLogger(n).setLevel(lvl)
 
 
 def softmax_rows(logp: np.ndarray) -> np.ndarray:

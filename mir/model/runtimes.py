@@ -6,6 +6,8 @@ arrays, ``batch_size`` rows per call: Keras (``model.predict``), ONNX Runtime an
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 from pathlib import Path
 
@@ -96,3 +98,54 @@ def remote_body(x: np.ndarray, *, path: str, runtime: str, per_call: int) -> lis
         cls = OpenVinoRunner if runtime == "openvino" else OnnxRuntimeRunner
         _REMOTE[key] = cls(Path(path), 1, per_call)
     return _REMOTE[key](np.asarray(x, dtype=np.float32))
+
+
+# ------------------------------------------------------------------ exports: probe, verdicts, quiet export
+
+
+def stamp_path(export: Path) -> Path:
+    return export.with_suffix(".verified.json")
+
+
+def verdicts(export: Path, sha: str) -> dict:
+    """The verdicts kept for the export's bytes ``sha`` (``{}``: none, or they were about other bytes)."""
+    try:
+        done = json.loads(stamp_path(export).read_text())
+    except (OSError, ValueError):
+        return {}
+    return done if isinstance(done, dict) and done.get("sha256") == sha else {}
+
+
+def record_verdict(export: Path, sha: str, verdict: str, ok: bool) -> None:
+    """Keep ``verdict: ok`` beside the export, bound to its SHA-256 (a write that fails is not an error)."""
+    from mir.io import write_json
+
+    with contextlib.suppress(OSError):
+        write_json(stamp_path(export), {**verdicts(export, sha), "sha256": sha, verdict: ok})
+
+
+def probe(net, *, n: int) -> list[np.ndarray]:
+    """A deterministic input batch for ``net`` (dB-like values; an unknown length becomes 200 frames)."""
+    rng = np.random.default_rng(0)
+    xs = []
+    for t in net.inputs:
+        shape = [200 if d is None else int(d) for d in t.shape[1:]]
+        loc, scale = (-30.0, 15.0) if len(xs) == 0 else (0.0, 1.0)
+        xs.append(rng.normal(loc, scale, size=(n, *shape)).astype(np.float32))
+    return xs
+
+
+@contextlib.contextmanager
+def quiet_export():
+    """Silence tf2onnx's INFO/WARNING lines while exporting."""
+    import logging
+
+    names = ("tf2onnx", "tensorflow", "absl")
+    old = {n: logging.getLogger(n).level for n in names}
+    for n in names:
+        logging.getLogger(n).setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for n, lvl in old.items():
+            logging.getLogger(n).setLevel(lvl)

@@ -11,11 +11,19 @@ version of the model), so Evidently's own dashboard can plot them per run. The s
 kept in the snapshot's metadata, which :func:`load_history` reads back for ``reports/index.html``.
 
 ``mir monitor ui`` (:func:`ui_command`) serves the workspace with ``evidently ui`` on 127.0.0.1.
+
+The history survives kills, full disks and concurrent runs (Evidently 0.7's local workspace writes its JSON
+files in place and refuses to open when one of them does not parse): mir writes the workspace's files
+atomically (:func:`_workspace`: temporary file + rename), holds a file lock (``<workspace>/.mir-lock``) while it
+reads or adds runs, and moves a damaged file (a torn snapshot, dashboard or project file) aside to
+``<workspace>/quarantine/`` before opening the workspace (:func:`repair`), naming it in the output.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,7 +35,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from mir.config import Config
     from mir.records.drift import DriftRecord
 
-__all__ = ["SUMMARY", "dashboard_panels", "load_history", "model_version", "record", "summary_of", "ui_command"]
+__all__ = ["SUMMARY", "dashboard_panels", "load_history", "model_version", "record", "repair", "summary_of",
+           "ui_command"]
 
 #: (column in the snapshot, field of the verdict (:class:`mir.records.drift.DriftRecord`), what it is):
 #: one MeanValue metric each.
@@ -91,18 +100,118 @@ def summary_of(verdict: "DriftRecord | Mapping[str, Any]", *, genres: list[str],
     return out
 
 
+LOCK = ".mir-lock"
+QUARANTINE = "quarantine"
+#: how long a run waits for another one to finish with the workspace
+LOCK_TIMEOUT_S = 600.0
+
+
+@contextlib.contextmanager
+def _locked(root: Path):
+    """Hold the workspace's file lock (concurrent monitor runs add their runs in turn)."""
+    from filelock import FileLock
+
+    root.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(root / LOCK), timeout=LOCK_TIMEOUT_S):
+        yield
+
+
+def _atomic_state(path: str):
+    """Evidently's local workspace state with every file written atomically (temporary file + rename)."""
+    from evidently.legacy.utils import NumpyEncoder
+    from evidently.ui.storage.local.base import LocalState
+
+    from mir.io import atomic_path
+
+    class AtomicState(LocalState):
+        def _dump(self, rel: str, obj) -> None:
+            with atomic_path(Path(self.path) / rel) as tmp, open(tmp, "w", encoding="utf-8") as f:
+                json.dump(obj, f, cls=NumpyEncoder)
+
+        def write_project(self, project):
+            self._dump(self._project_path(project.id), project.dict())
+            return project
+
+        def write_snapshot(self, project_id, snapshot_id, snapshot) -> None:
+            self._dump(self._snapshot_path(project_id, snapshot_id), snapshot.dict())
+
+        def write_dashboard(self, project_id, dashboard) -> None:
+            self._dump(self._dashboard_path(project_id), dashboard.dict())
+
+    return AtomicState(path)
+
+
+def _damage(path: Path, model) -> str | None:
+    """Why ``path`` is not a readable ``model`` (``None``: it is)."""
+    from evidently._pydantic_compat import parse_obj_as
+
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError) as err:
+        return f"unreadable JSON ({type(err).__name__})"
+    try:
+        parse_obj_as(model, data)
+    except Exception as err:  # noqa: BLE001 - whatever Evidently's models reject
+        return f"not an Evidently {model.__name__} ({type(err).__name__})"
+    return None
+
+
+def repair(root: str | os.PathLike[str]) -> list[Path]:
+    """Move every damaged file of the workspace aside (``<root>/quarantine/<project>/…``); return where to.
+
+    Evidently refuses to open a workspace with one torn snapshot (every later run would not be recorded, the
+    UI answers 500), so each project's ``metadata.json``, ``dashboard.json`` and ``snapshots/*.json`` is
+    parsed as Evidently will parse it; temporary files of killed writers are removed. Call it holding the lock.
+    """
+    from evidently.core.serialization import SnapshotModel
+    from evidently.sdk.models import DashboardModel, ProjectModel
+    from evidently.ui.storage.local.base import UUID_REGEX
+
+    from mir.io import sweep_stale_files
+
+    root = Path(root)
+    moved = []
+    for project in sorted(p for p in root.iterdir() if p.is_dir() and UUID_REGEX.match(p.name)) \
+            if root.is_dir() else []:
+        for folder in (project, project / "snapshots"):
+            sweep_stale_files(folder)
+        files = [(project / "metadata.json", ProjectModel), (project / "dashboard.json", DashboardModel)]
+        files += [(p, SnapshotModel) for p in sorted((project / "snapshots").glob("*.json"))
+                  if UUID_REGEX.match(p.stem)]
+        for path, model in files:
+            why = path.is_file() and _damage(path, model)
+            if why:
+                moved.append(_quarantine(root, path, why))
+    return moved
+
+
+def _quarantine(root: Path, path: Path, why: str) -> Path:
+    dest = root / QUARANTINE / path.relative_to(root)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    while dest.exists():
+        n += 1
+        dest = dest.with_name(f"{path.stem}.{n}{path.suffix}")
+    os.replace(path, dest)
+    print(f"history: the Evidently workspace file {path} is damaged ({why}); moved it to {dest}")
+    return dest
+
+
 def _workspace(path: str | os.PathLike[str]):
+    """The workspace at ``path`` (created when absent), writing its files atomically; call :func:`repair` first."""
     from mir.env import quiet
 
     quiet()
     from evidently.ui.workspace import Workspace
 
     Path(path).mkdir(parents=True, exist_ok=True)
-    return Workspace(str(path))
+    ws = Workspace(str(path))
+    ws.state = _atomic_state(ws.path)
+    return ws
 
 
 def _project(ws, name: str, *, create: bool = True):
-    found = [p for p in ws.list_projects() if p.name == name]
+    found = [p for p in ws.list_projects() if p is not None and p.name == name]
     if found:
         return found[0]
     if not create:
@@ -178,7 +287,8 @@ def record(cfg: "Config", *, reference: "pd.DataFrame", current: "pd.DataFrame",
     Returns
     -------
     dict
-        ``workspace``, ``project_id``, ``snapshot_id``, ``model_version``, ``timestamp``.
+        ``workspace``, ``project_id``, ``snapshot_id``, ``model_version``, ``timestamp``, and
+        ``quarantined`` (the damaged files moved aside, :func:`repair`) when there were any.
     """
     import warnings
 
@@ -217,12 +327,16 @@ def record(cfg: "Config", *, reference: "pd.DataFrame", current: "pd.DataFrame",
                               Dataset.from_pandas(frame(reference), data_definition=definition),
                               timestamp=ts, tags=["mir", origin.split()[0], version], metadata=meta,
                               name=f"{ts:%Y-%m-%d %H:%M:%S} {origin}")
-    ws = _workspace(cfg.monitor.workspace)
-    project = _project(ws, cfg.monitor.project)
-    ref = ws.add_run(project.id, snapshot)
-    _ensure_dashboard(ws, project, sorted(set(genres) | set(_seen_genres(ws, project))))
+    root = Path(cfg.monitor.workspace)
+    with _locked(root):
+        moved = repair(root)
+        ws = _workspace(root)
+        project = _project(ws, cfg.monitor.project)
+        ref = ws.add_run(project.id, snapshot)
+        _ensure_dashboard(ws, project, sorted(set(genres) | set(_seen_genres(ws, project))))
     return {"workspace": str(cfg.monitor.workspace), "project_id": str(project.id), "snapshot_id": str(ref.id),
-            "model_version": version, "timestamp": f"{ts:%Y-%m-%dT%H:%M:%S}"}
+            "model_version": version, "timestamp": f"{ts:%Y-%m-%dT%H:%M:%S}",
+            **({"quarantined": [str(p) for p in moved]} if moved else {})}
 
 
 def _seen_genres(ws, project) -> list[str]:
@@ -239,13 +353,15 @@ def load_history(cfg: "Config") -> list[dict[str, Any]]:
     root = Path(cfg.monitor.workspace)
     if not root.is_dir():
         return []
-    ws = _workspace(root)
-    project = _project(ws, cfg.monitor.project, create=False)
-    if project is None:
-        return []
+    with _locked(root):
+        repair(root)
+        ws = _workspace(root)
+        project = _project(ws, cfg.monitor.project, create=False)
+        if project is None:
+            return []
+        snaps = [(sid, ws.get_run(project.id, sid)) for sid in ws.list_runs(project.id)]
     rows = []
-    for sid in ws.list_runs(project.id):
-        snap = ws.get_run(project.id, sid)
+    for sid, snap in snaps:
         if snap is None:
             continue
         meta = dict(snap.metadata or {})

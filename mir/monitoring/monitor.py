@@ -18,7 +18,9 @@ by sub-folder (``<DIR>/<genre>/**``) and/or unlabelled (files directly in ``DIR`
    ``audio.max_duration_s`` — a 3-hour recording, say — is skipped with that reason
    before anything is decoded); corrupt or silent files are skipped with their
    reason; only the first ``features.clip_seconds`` of a song are analysed, as in
-   training. Memory is bounded by the number of songs × one clip.
+   training. Songs stream through in batches of :data:`BATCH_SONGS` (log-mel → summary features, tempo,
+   model outputs, novelty scores); only each song's row of numbers is kept, so memory is flat in the
+   number of songs (``bench/monitor_memory.py`` measures it).
 3. **Reports**: ``reports/drift.html`` (Evidently data drift, every column above),
    ``reports/generalization.html`` (:mod:`mir.monitoring.generalization`) and the
    verdict ``metrics/drift.json`` (:mod:`mir.monitoring.verdict`, one
@@ -31,6 +33,7 @@ in the report with their nearest known genre, excluded from accuracy.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,7 +53,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from mir.monitoring.verdict import Labelled
     from mir.records.drift import DriftRecord
 
-__all__ = ["DRIFT_EXCLUDE", "PRED_COLUMN", "Reference", "analyse_folder", "build_reference", "drift_columns",
+#: Songs featurised and scored at a time: what memory is bounded by (one batch's log-mels), not the folder.
+BATCH_SONGS = 256
+
+__all__ = ["BATCH_SONGS", "DRIFT_EXCLUDE", "PRED_COLUMN", "Reference", "analyse_folder", "build_reference", "drift_columns",
            "drift_verdict", "monitor", "new_genre_drift", "overall_drift", "resolve_new_music"]
 
 
@@ -68,16 +74,18 @@ def _check_songs(cfg: "Config", songs: list["NewSong"], rejected: list[dict]) ->
     return usable
 
 
-def _featurise(cfg: "Config", songs: list["NewSong"], rejected: list[dict], *,
-               progress: bool) -> tuple[list[dict], list[np.ndarray]]:
-    """Per song: its row (``song_id, label, path``, summary features, tempo) and its log-mel; failures rejected."""
+def _featurise(cfg: "Config", songs: list["NewSong"], rejected: list[dict], *, progress: bool,
+               batch: int | None = None) -> Iterator[tuple[list[dict], np.ndarray]]:
+    """Batches of at most ``batch`` songs: their rows (``song_id, label, path``, summary features, tempo) and
+    their log-mels ``(n, n_mels, frames)``; failures rejected. One batch's log-mels are held at a time."""
     from tqdm.auto import tqdm
 
     from mir.features.extract import iter_features
     from mir.monitoring.tables import tempo_bpm
 
-    fp = cfg.features
-    rows, mels = [], []
+    fp, batch = cfg.features, batch or BATCH_SONGS
+    rows: list[dict] = []
+    mels: list[np.ndarray] = []
     results = iter_features([str(s.path) for s in songs], fp=fp, workers=fp.workers or None,
                             silence_db=cfg.audio.silence_db)
     for s, (S, stats, err) in tqdm(zip(songs, results), total=len(songs), desc="monitor", unit="song",
@@ -89,7 +97,11 @@ def _featurise(cfg: "Config", songs: list["NewSong"], rejected: list[dict], *,
                      "tempo_bpm": tempo_bpm(np.asarray(S, dtype=np.float32), sr=fp.sample_rate,
                                             hop_length=fp.hop_length)})
         mels.append(S)
-    return rows, mels
+        if len(mels) >= batch:
+            yield rows, np.stack(mels)
+            rows, mels = [], []
+    if mels:
+        yield rows, np.stack(mels)
 
 
 def _score(table: "pd.DataFrame", engine, bundle: "ModelBundle", ref: Reference, X: np.ndarray) -> None:
@@ -146,14 +158,18 @@ def analyse_folder(cfg: "Config", bundle: "ModelBundle", ref: Reference, new_dir
 
     songs = list_new_music(new_dir)
     rejected: list[dict] = []
-    rows, mels = _featurise(cfg, _check_songs(cfg, songs, rejected), rejected, progress=progress)
-    if not rows:
+    engine = bundle.engine(cfg)
+    tables = []
+    for rows, X in _featurise(cfg, _check_songs(cfg, songs, rejected), rejected, progress=progress):
+        part = pd.DataFrame(rows)
+        _score(part, engine, bundle, ref, X)  # every column is per song, given the reference
+        tables.append(part)
+        del X
+    if not tables:
         reasons = "; ".join(f"{Path(r['path']).name}: {r['reason']}" for r in rejected[:3])
         raise ValueError(f"none of the {len(songs)} audio file(s) under {new_dir} could be analysed ({reasons}"
                          + (" …" if len(rejected) > 3 else "") + ")")
-    table = pd.DataFrame(rows)
-    _score(table, bundle.engine(cfg), bundle, ref, np.stack(mels))
-    return table, rejected
+    return pd.concat(tables, ignore_index=True), rejected
 
 
 def _record(cfg: "Config", ref: Reference, songs: "pd.DataFrame", record: "DriftRecord", *, origin: str) -> dict:

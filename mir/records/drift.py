@@ -83,6 +83,8 @@ class HistoryRef(_Record):
     snapshot_id: str
     model_version: str
     timestamp: str
+    #: damaged workspace files this run moved aside (``<workspace>/quarantine/…``); absent when none
+    quarantined: list[str] | None = None
 
 
 class HistoryError(_Record):
