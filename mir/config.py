@@ -33,6 +33,8 @@ class Paths(_Section):
     dvc.yaml names the same paths (a test checks they agree).
     """
 
+    ALL_PATHS = True
+
     raw: str = "data/raw"
     new_music: str = "data/new"
     manifest: str = "data/manifest.csv"
@@ -191,6 +193,12 @@ class ValidateParams(_Section):
     feature_mostly: float = Field(default=0.99, gt=0, le=1)  # share of clips that must be within those bounds
     db_min: float = -100.0
     db_max: float = 80.0
+
+    @model_validator(mode="after")
+    def _db_range(self) -> "ValidateParams":
+        if self.db_min >= self.db_max:
+            raise ValueError(f"validate.db_min ({self.db_min:g}) must be < validate.db_max ({self.db_max:g})")
+        return self
 
 
 class EvaluateParams(_Section):

@@ -31,6 +31,18 @@ def esc(x: Any) -> str:
     return html.escape(str(x), quote=True)
 
 
+#: Characters with a meaning in (CommonMark / GitHub) markdown: each is backslash-escaped by :func:`md_esc`.
+_MD_SPECIAL = set("\\`*_{}[]()<>#+-.!|~&\"'=:")
+
+
+def md_esc(x: Any) -> str:
+    """Markdown-escape any value's text, as :func:`esc` does for HTML: every markdown punctuation character
+    backslash-escaped (no link, image, emphasis or raw HTML can come from data) and line breaks made spaces
+    (no new block). Use it for every data-derived string in a markdown artifact."""
+    text = " ".join(str(x).splitlines())
+    return "".join(f"\\{c}" if c in _MD_SPECIAL else c for c in text)
+
+
 def page(title: str, body: str, *, subtitle: str = "") -> str:
     """A whole HTML document with inline styles."""
     sub = f'<p class="muted">{esc(subtitle)}</p>' if subtitle else ""
