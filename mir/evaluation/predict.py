@@ -71,14 +71,15 @@ def timeline(path: str | Path, *, model, genres: list[str], fp, chunk_frames: in
     """
     import soundfile as sf
 
-    from mir.audio import AudioError, load
+    from mir.audio import AudioError, load, quiet_decoder
     from mir.features.logmel import logmel
     from mir.model.inference import Engine
 
     engine = model if isinstance(model, Engine) else Engine.for_model(model)
 
     try:
-        info = sf.info(str(path))
+        with quiet_decoder():
+            info = sf.info(str(path))
     except Exception as err:
         raise AudioError(f"unreadable audio: {err}") from None
     duration = info.frames / info.samplerate
