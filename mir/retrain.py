@@ -224,8 +224,8 @@ def hand_over(cfg: "Config", new_dir: str | os.PathLike[str], *, known: list[str
 
     A genre is handed over when ``new_dir/<genre>/`` holds at least ``retrain.min_clips_per_genre``
     songs that pass the ``audio:`` policy (from their header). The songs are **copied**
-    (``<labelled_dir>/<genre>/<path joined by __>-<hash of the path><ext>``, :func:`handover_name`: unique, never
-    overwritten; the user's folder is only read) and ``handover.json`` there
+    (``<labelled_dir>/<genre>/<name>``, :func:`handover_name`: unique per path, never overwritten; the
+    user's folder is only read) and ``handover.json`` there
     records which monitoring run (``run``) brought each genre in. The data stage adds these clips to
     the training data (a DVC dependency), so the retrain flow's ``dvc repro`` trains on them.
 
@@ -282,19 +282,22 @@ def hand_over(cfg: "Config", new_dir: str | os.PathLike[str], *, known: list[str
 
 
 def handover_name(rel: Path) -> str:
-    """The hand-over copy's name of ``<genre>/<rel>``: ``<rel's parts joined by __>-<hash of rel><ext>``.
+    """The hand-over copy's name of ``<genre>/<rel>``: unique per ``rel``, so no song is dropped or overwritten.
 
-    The hash (of the ``/``-separated relative path) keeps names unique: ``a/b.wav`` and a file really named
-    ``a__b.wav`` get two names, so neither is dropped nor overwritten. Bounded to 200 bytes.
+    A file directly in the genre folder keeps its name (``x.wav``) unless the name holds ``__``; a nested one
+    (``a/b.wav``) or such a name becomes ``<parts joined by __>-<hash of rel><ext>``. Plain names never hold
+    ``__`` and hashed ones always do, so ``a/b.wav`` and a real ``a__b.wav`` get two names.
     """
     import hashlib
 
     from mir.io import bounded_name
 
-    posix = Path(rel).as_posix()
-    digest = hashlib.sha256(os.fsencode(posix)).hexdigest()[:10]
-    stem = "__".join(Path(rel).with_suffix("").parts)
-    return f"{bounded_name(stem, 180)}-{digest}{Path(rel).suffix.lower()}"
+    rel = Path(rel)
+    if len(rel.parts) == 1 and "__" not in rel.name:
+        return rel.name
+    digest = hashlib.sha256(os.fsencode(rel.as_posix())).hexdigest()[:10]
+    stem = "__".join(rel.with_suffix("").parts)
+    return f"{bounded_name(stem, 180)}-{digest}{rel.suffix}"
 
 
 def _safe_name(run_id: str) -> str:
