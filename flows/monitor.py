@@ -80,7 +80,8 @@ def verdict_markdown(v: dict, *, new_dir: str, run_id: str) -> str:
         f"{e(v.get('n_labelled_known'))} songs)",
         f"- labelled with a genre the model does not know: "
         f"{', '.join(e(g) for g in v.get('unknown_genres') or []) or 'none'}",
-        "- predicted genres: " + ", ".join(f"{e(g)} {e(s)}" for g, s in sorted((v.get("predicted_share") or {}).items())),
+        "- predicted genres: "
+        + ", ".join(f"{e(g)} {e(s)}" for g, s in sorted((v.get("predicted_share") or {}).items())),
         f"- model: {e(h.get('model_version', '?'))}; Evidently snapshot {e(h.get('snapshot_id', '?'))} "
         f"(`mir monitor ui`)",
         f"- monitoring run: {e(run_id)}",
