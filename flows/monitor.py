@@ -43,38 +43,48 @@ from mir.config import load_config  # noqa: E402
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=10)
 def monitor_folder(new_dir: str, origin: str, through_dvc: bool) -> dict:
     """The monitor on the folder: through ``dvc repro monitor`` (the configured folder) or directly."""
+    from mir import stages
     from mir.io import read_json
-    from mir.monitoring.monitor import monitor
 
     cfg = load_config()
     if through_dvc:
         out = _repro.dvc_repro(targets=["monitor"], extra_env={"MIR_MONITOR_ORIGIN": origin})
         print(out[-2000:])
         return read_json(Path(cfg.paths.metrics) / "drift.json")
-    return monitor(cfg, new_dir=new_dir, progress=False, origin=origin)
+    # through the stage table: output folders checked writable and swept before the work
+    return stages.run("monitor", cfg, new_dir=new_dir, progress=False, origin=origin)
 
 
 def verdict_markdown(v: dict, *, new_dir: str, run_id: str) -> str:
-    """The verdict as a short markdown summary (the ``mir-monitor-verdict`` artifact)."""
+    """The verdict as a short markdown summary (the ``mir-monitor-verdict`` artifact).
+
+    Every data-derived string (folder, genre names, model version, ids) goes through
+    :func:`mir.reports.html.md_esc`: a genre folder named ``[x](javascript:…)`` stays text, not a link.
+    """
+    from mir.reports.html import md_esc as e
+
     if v.get("configured") is False:
-        return f"# mir monitor\n\n{v.get('message')}\n"
+        return f"# mir monitor\n\n{e(v.get('message'))}\n"
     acc = v.get("new_music_accuracy")
     h = v.get("history") or {}
     lines = [
         "# mir monitor: " + ("**drift detected**" if v.get("drift") else "no drift"),
         "",
-        f"- folder: `{new_dir}` — {v.get('n_clips')} songs analysed, {v.get('n_rejected', 0)} skipped",
-        f"- drifted columns: {v.get('n_drifted')} of {v.get('n_columns')} (share {v.get('share_drifted')}; "
-        f"dataset drift: {v.get('dataset_drift')})",
-        f"- flagged unknown: {v.get('n_unknown_flagged')} ({v.get('unknown_flagged_share')}; expected "
-        f"{v.get('unknown_expected_share')}, p = {v.get('unknown_excess_p')})",
-        f"- accuracy on labelled new music: {'n/a' if acc is None else acc} "
-        f"(macro-F1 {v.get('new_music_macro_f1') if acc is not None else 'n/a'}; {v.get('n_labelled_known')} songs)",
-        f"- labelled with a genre the model does not know: {', '.join(v.get('unknown_genres') or []) or 'none'}",
-        "- predicted genres: " + ", ".join(f"{g} {s}" for g, s in sorted((v.get("predicted_share") or {}).items())),
-        f"- model: {h.get('model_version', '?')}; Evidently snapshot {h.get('snapshot_id', '?')} "
+        f"- folder: {e(new_dir)} — {e(v.get('n_clips'))} songs analysed, {e(v.get('n_rejected', 0))} skipped",
+        f"- drifted columns: {e(v.get('n_drifted'))} of {e(v.get('n_columns'))} (share {e(v.get('share_drifted'))}; "
+        f"dataset drift: {e(v.get('dataset_drift'))})",
+        f"- flagged unknown: {e(v.get('n_unknown_flagged'))} ({e(v.get('unknown_flagged_share'))}; expected "
+        f"{e(v.get('unknown_expected_share'))}, p = {e(v.get('unknown_excess_p'))})",
+        f"- accuracy on labelled new music: {'n/a' if acc is None else e(acc)} "
+        f"(macro-F1 {e(v.get('new_music_macro_f1')) if acc is not None else 'n/a'}; "
+        f"{e(v.get('n_labelled_known'))} songs)",
+        f"- labelled with a genre the model does not know: "
+        f"{', '.join(e(g) for g in v.get('unknown_genres') or []) or 'none'}",
+        "- predicted genres: "
+        + ", ".join(f"{e(g)} {e(s)}" for g, s in sorted((v.get("predicted_share") or {}).items())),
+        f"- model: {e(h.get('model_version', '?'))}; Evidently snapshot {e(h.get('snapshot_id', '?'))} "
         f"(`mir monitor ui`)",
-        f"- monitoring run: {run_id}",
+        f"- monitoring run: {e(run_id)}",
     ]
     return "\n".join(lines) + "\n"
 

@@ -6,7 +6,10 @@ ffmpeg; resampling uses soxr (high quality, fast).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +29,39 @@ class AudioInfo:
     sample_rate: int
     channels: int
     frames: int
+
+
+_QUIET_LOCK = threading.Lock()
+_quiet = {"depth": 0, "saved": None}
+
+
+@contextlib.contextmanager
+def quiet_decoder():
+    """Silence what the C decoders print on the process's stderr (libmpg123's "Note: Illegal Audio-MPEG-Header",
+    "Trying to resync..." for every damaged MP3: tens of thousands of lines for a folder of junk) while
+    libsndfile runs. The reason a file is refused is reported by mir, once, with the file's name.
+    Threads share the silence (fd 2 is the process's); it ends when the last one leaves."""
+    with _QUIET_LOCK:
+        if _quiet["depth"] == 0:
+            try:
+                sys.stderr.flush()
+                saved = os.dup(2)
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 2)
+                os.close(devnull)
+                _quiet["saved"] = saved
+            except (OSError, ValueError, AttributeError):  # no fd 2 (embedded): nothing to silence
+                _quiet["saved"] = None
+        _quiet["depth"] += 1
+    try:
+        yield
+    finally:
+        with _QUIET_LOCK:
+            _quiet["depth"] -= 1
+            if _quiet["depth"] == 0 and _quiet["saved"] is not None:
+                os.dup2(_quiet["saved"], 2)
+                os.close(_quiet["saved"])
+                _quiet["saved"] = None
 
 
 def path_problem(path: str | os.PathLike[str]) -> str | None:
@@ -66,7 +102,8 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
     if problem:
         raise AudioError(problem)
     try:
-        info = sf.info(str(path))
+        with quiet_decoder():
+            info = sf.info(str(path))
     except Exception as err:  # soundfile raises LibsndfileError / RuntimeError
         raise AudioError(f"unreadable audio: {_reason(err, path)}") from None
     frames = int(info.frames)
@@ -107,7 +144,7 @@ def loudest_second_db(path: str | os.PathLike[str], *, above_db: float = -60.0, 
         return 10.0 * np.log10(ms) if ms > 0 else -np.inf
 
     best = -np.inf
-    with sf.SoundFile(str(path)) as f:
+    with quiet_decoder(), sf.SoundFile(str(path)) as f:
         sr, n = int(f.samplerate), int(f.frames)
         if n > 0 and f.seekable():
             for k in range(probes):
@@ -160,7 +197,7 @@ def load(
     else:  # a file object (bytes already read, e.g. the exact bytes that were hashed)
         source = path
     try:
-        with sf.SoundFile(source) as f:
+        with quiet_decoder(), sf.SoundFile(source) as f:
             native = int(f.samplerate)
             start = int(round(offset_s * native))
             if start:
@@ -199,7 +236,8 @@ def iter_mono(path: str | os.PathLike[str], *, sr: int, max_seconds: float | Non
     if problem:
         raise AudioError(problem)
     try:
-        f = sf.SoundFile(str(path))
+        with quiet_decoder():
+            f = sf.SoundFile(str(path))
     except Exception as err:
         raise AudioError(f"unreadable audio: {_reason(err, path)}") from None
     with f:
@@ -217,7 +255,8 @@ def iter_mono(path: str | os.PathLike[str], *, sr: int, max_seconds: float | Non
         while left is None or left > 0:
             n = block if left is None else min(block, left)
             try:
-                y = f.read(n, dtype="float32", always_2d=True)
+                with quiet_decoder():
+                    y = f.read(n, dtype="float32", always_2d=True)
             except Exception as err:
                 raise AudioError(f"unreadable audio: {_reason(err, path)}") from None
             last = y.shape[0] < n or (left is not None and left - y.shape[0] <= 0)

@@ -303,21 +303,33 @@ def _monitor(args: argparse.Namespace, cfg, *, progress: bool) -> int:
     os.execve(exe, cmd, quiet_env())  # becomes `evidently ui`: signals reach it
 
 
+#: What mir writes directly under each cache folder (``mir cache clear`` deletes only these).
+INFERENCE_CACHE_LAYOUT = r"exports|body"
+FEATURE_CACHE_LAYOUT = r"[0-9a-f]{16}|last_run\.json"
+
+
 def _cache(args: argparse.Namespace, cfg, *, progress: bool) -> int:
-    import shutil
     from pathlib import Path
 
-    roots = [Path(cfg.inference.cache_dir)] + ([Path(cfg.features.cache_dir)]
-                                                if getattr(args, "features", False) else [])
-    for root in roots:
+    from mir.io import clear_owned
+
+    roots = [(Path(cfg.inference.cache_dir), INFERENCE_CACHE_LAYOUT)]
+    if getattr(args, "features", False):
+        roots.append((Path(cfg.features.cache_dir), FEATURE_CACHE_LAYOUT))
+    for root, layout in roots:
         files = [p for p in root.rglob("*") if p.is_file()] if root.is_dir() else []
         size = sum(p.stat().st_size for p in files) / 2**20
         if args.cache_command == "info":
             print(f"{root}: {len(files)} files, {size:.1f} MB (bound: inference.cache_max_mb "
                   f"{cfg.inference.cache_max_mb:g})")
-        else:
-            shutil.rmtree(root, ignore_errors=True)
-            print(f"removed {root} ({len(files)} files, {size:.1f} MB)")
+            continue
+        removed, kept = clear_owned(root, layout=layout)
+        left = [p for p in root.rglob("*") if p.is_file()] if root.is_dir() else []
+        print(f"removed {len(removed)} cache entr{'y' if len(removed) == 1 else 'ies'} of {root} "
+              f"({len(files) - len(left)} files, {size - sum(p.stat().st_size for p in left) / 2**20:.1f} MB)")
+        if kept:
+            print(f"kept {len(kept)} entr{'y' if len(kept) == 1 else 'ies'} of {root} that mir did not write: "
+                  + ", ".join(p.name for p in kept[:5]) + (" …" if len(kept) > 5 else ""))
     return 0
 
 

@@ -33,6 +33,8 @@ class Paths(_Section):
     dvc.yaml names the same paths (a test checks they agree).
     """
 
+    ALL_PATHS = True
+
     raw: str = Field(default="data/raw", description="the data stage's copy of the clips (and clips.csv)")
     new_music: str = Field(default="data/new", description="the new_music stage's snapshot of the new music")
     manifest: str = Field(default="data/manifest.csv", description="ingest's table of usable clips and their split")
@@ -194,6 +196,12 @@ class ValidateParams(_Section):
     feature_mostly: float = Field(default=0.99, gt=0, le=1)  # share of clips that must be within those bounds
     db_min: float = -100.0
     db_max: float = 80.0
+
+    @model_validator(mode="after")
+    def _db_range(self) -> "ValidateParams":
+        if self.db_min >= self.db_max:
+            raise ValueError(f"validate.db_min ({self.db_min:g}) must be < validate.db_max ({self.db_max:g})")
+        return self
 
 
 class EvaluateParams(_Section):

@@ -29,8 +29,10 @@ def atomic_path(path: str | os.PathLike[str], *, suffix: str | None = None) -> I
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.tmp-{_host()}-{os.getpid()}-",
-                               suffix=suffix or final.suffix)
+    suffix = suffix or final.suffix
+    suffix = suffix if len(os.fsencode(suffix)) <= _MAX_SUFFIX else ""
+    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=_temp_prefix(final.name, len(os.fsencode(suffix))),
+                               suffix=suffix)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -39,9 +41,38 @@ def atomic_path(path: str | os.PathLike[str], *, suffix: str | None = None) -> I
             os.chmod(tmp_path, 0o644)  # mkstemp creates 0600; outputs are ordinary files
         os.replace(tmp_path, final)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
+        remove_owned(tmp_path, missing_ok=True)
         raise
+
+
+#: Longest file name most filesystems allow (bytes); a temporary name never exceeds it, whatever the target's name.
+NAME_MAX = 255
+_MAX_SUFFIX = 16
+_RANDOM = 8  # characters tempfile adds
+
+
+def bounded_name(name: str, limit: int) -> str:
+    """``name`` cut to at most ``limit`` bytes (on a character boundary; undecodable bytes kept as they are)."""
+    raw = os.fsencode(name)
+    if len(raw) <= limit:
+        return name
+    raw = raw[:max(limit, 0)]
+    while raw:
+        try:
+            raw.decode("utf-8")
+            break
+        except UnicodeDecodeError as err:
+            if err.start < len(raw) - 3:  # an undecodable byte inside the name (not a cut character): keep it
+                return os.fsdecode(raw)
+            raw = raw[:-1]
+    return os.fsdecode(raw)
+
+
+def _temp_prefix(name: str, suffix_bytes: int = 0, *, kind: str = "tmp") -> str:
+    """``.<name>.<kind>-<host>-<pid>-`` with ``<name>`` cut so that the whole temporary name fits :data:`NAME_MAX`."""
+    tail = f".{kind}-{_host()}-{os.getpid()}-"
+    room = NAME_MAX - 1 - len(tail) - _RANDOM - suffix_bytes
+    return f".{bounded_name(name, room)}{tail}"
 
 
 #: Written into every folder mir creates as a whole (the feature store, the champion copy, a prediction
@@ -96,6 +127,177 @@ def claim_dir(path: str | os.PathLike[str], *, what: str | None = None,
     return p
 
 
+class NotOwned(OutputCollision):
+    """mir was asked to delete something it did not write (or a root-like path): nothing is deleted (exit 2)."""
+
+
+class NotWritable(OutputCollision):
+    """An output folder mir can't create or write into, found before any work starts (exit 2)."""
+
+
+#: The names of what mir's writers leave while they work (or when killed): always mir's own.
+_TEMP_NAME = re.compile(r"^\..+(\.tmp-[A-Za-z0-9]+-\d+-.*|\.old\.\d+|\.tmp\.\d+\.[A-Za-z0-9]+|\.tmp-[A-Za-z0-9_]+)$",
+                        re.DOTALL)
+
+
+def root_like(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` may never be a folder mir writes as a whole or deletes, or ``None``.
+
+    Refused: an empty path, the filesystem root, the home folder or a folder above it, and the
+    project folder (the working directory, where ``params.yaml`` is) or a folder above it.
+    """
+    s = os.fspath(path)
+    if not str(s).strip():
+        return "must not be empty (an empty path is the project folder itself)"
+    try:
+        r = Path(s).expanduser().resolve()
+        cwd, home = Path.cwd().resolve(), Path.home().resolve()
+    except (OSError, RuntimeError):  # a link loop, a vanished working directory: decided where it is used
+        return None
+    if r == cwd or r in cwd.parents:
+        return f"must not be the project folder or a folder above it (it is {r})"
+    if r == home or r in home.parents:
+        return f"must not be the home folder or a folder above it (it is {r})"
+    return None
+
+
+def owned(path: str | os.PathLike[str], *, layout: str | None = None) -> bool:
+    """Whether mir wrote ``path``: a temporary name of mir's writers, a folder carrying :data:`MARKER`, anything
+    inside such a folder, or (``layout``) a path whose last parts match mir's own cache layout (a regex over
+    ``/``-joined parts, e.g. ``train-runs/[0-9a-f]{16}``)."""
+    p = Path(path)
+    if _TEMP_NAME.match(p.name):
+        return True
+    if p.is_dir() and not p.is_symlink() and (p / MARKER).is_file():
+        return True
+    if layout is not None:
+        n = layout.count("/") + 1
+        if len(p.parts) >= n and re.fullmatch(layout, "/".join(p.parts[-n:])):
+            return True
+    for parent in Path(os.path.abspath(p)).parents:
+        if root_like(parent):
+            break
+        if (parent / MARKER).is_file():
+            return True
+    return False
+
+
+def remove_owned(path: str | os.PathLike[str], *, layout: str | None = None, missing_ok: bool = True) -> bool:
+    """Delete the file or folder ``path`` — only if mir owns it (:func:`owned`) and it is not root-like.
+
+    Every deletion in mir goes through here. Returns whether something was deleted.
+
+    Raises
+    ------
+    NotOwned
+        ``path`` is empty, the project/home/root folder (or above them), or was not written by mir.
+    """
+    p = Path(path)
+    why = root_like(p)
+    if why:
+        raise NotOwned(f"refusing to delete {p}: {why}")
+    if not p.exists() and not p.is_symlink():
+        if missing_ok:
+            return False
+        raise FileNotFoundError(f"{p} does not exist")
+    if not owned(p, layout=layout):
+        raise NotOwned(f"refusing to delete {p}: mir did not write it (no {MARKER} marker, not mir's cache layout)")
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+    return True
+
+
+def clear_owned(root: str | os.PathLike[str], *, layout: str) -> tuple[list[Path], list[Path]]:
+    """Empty a cache folder of what mir wrote there: the entries directly under ``root`` whose names match
+    ``layout`` (a regex: the cache's own layout) or are mir's temporary names; anything else is kept.
+    ``root`` itself goes when nothing is left (or it carries :data:`MARKER`). Returns ``(removed, kept)``.
+
+    Raises
+    ------
+    NotOwned
+        ``root`` is empty or root-like (:func:`root_like`): nothing is deleted.
+    """
+    p = Path(root)
+    why = root_like(p)
+    if why:
+        raise NotOwned(f"refusing to clear {p}: {why}")
+    if not p.is_dir() or p.is_symlink():
+        return [], []
+    if (p / MARKER).is_file():
+        remove_owned(p)
+        return [p], []
+    removed, kept = [], []
+    for e in sorted(p.iterdir()):
+        if re.fullmatch(layout, e.name) or _TEMP_NAME.match(e.name):
+            remove_owned(e, layout=f"{re.escape(p.name)}/(?:{layout}|\\..*)")
+            removed.append(e)
+        else:
+            kept.append(e)
+    if not kept:
+        with contextlib.suppress(OSError):
+            p.rmdir()
+    return removed, kept
+
+
+def check_writable(folder: str | os.PathLike[str], *, what: str | None = None) -> Path:
+    """Create ``folder`` if needed and check a file can be written there (raise :class:`NotWritable`).
+
+    Run before a stage starts, so a read-only or impossible output folder stops it before the work.
+    """
+    p = Path(folder)
+    name = f"{what}: {p}" if what else str(p)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=p, prefix=_temp_prefix("write-check"))
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise NotWritable(f"{name}: can't write there ({err.strerror or err}); fix the folder's permissions or "
+                          "choose another one") from None
+    return p
+
+
+def sweep_folder(folder: str | os.PathLike[str], *, depth: int = 2) -> list[Path]:
+    """Remove what killed writers (dead processes of this host) left in ``folder`` and its sub-folders
+    (down to ``depth`` levels): temporary files and folders of :func:`atomic_path` and :func:`atomic_dir`."""
+    folder = Path(folder)
+    if not folder.is_dir() or folder.is_symlink():
+        return []
+    host, removed = _host(), []
+    pattern = re.compile(r"^\..+\.(tmp-(?P<host>[A-Za-z0-9]+)-(?P<pid>\d+)-|old\.(?P<opid>\d+)$)", re.DOTALL)
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    for e in entries:
+        m = pattern.match(e.name)
+        if m is None:
+            if depth > 0 and not e.name.startswith(".") and e.is_dir(follow_symlinks=False):
+                removed += sweep_folder(e.path, depth=depth - 1)
+            continue
+        pid = int(m.group("pid") or m.group("opid"))
+        if (m.group("host") or host) == host and not pid_alive(pid) and remove_owned(e.path):
+            removed.append(Path(e.path))
+    return removed
+
+
+def printable(name: str | os.PathLike[str]) -> str:
+    """``name`` as text that can always be printed or written as UTF-8 (undecodable bytes as ``\\xNN``)."""
+    return os.fsencode(os.fspath(name)).decode("utf-8", "backslashreplace")
+
+
+def utf8_name(name: str | os.PathLike[str]) -> bool:
+    """Whether the path ``name`` is valid UTF-8 (Linux allows any bytes in a file name)."""
+    try:
+        os.fsencode(os.fspath(name)).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _host() -> str:
     import socket
 
@@ -131,8 +333,9 @@ def sweep_stale(final: str | os.PathLike[str]) -> list[Path]:
     final = Path(final)
     if not final.parent.is_dir():
         return []
-    new = re.compile(rf"^\.{re.escape(final.name)}\.tmp-(?P<host>[A-Za-z0-9]+)-(?P<pid>\d+)-")
-    old = re.compile(rf"^\.{re.escape(final.name)}\.old\.(?P<pid>\d+)$")
+    short = bounded_name(final.name, NAME_MAX - 64)  # the name as a (bounded) temporary name holds it
+    new = re.compile(rf"^\.{re.escape(short)}.*\.tmp-(?P<host>[A-Za-z0-9]+)-(?P<pid>\d+)-")
+    old = re.compile(rf"^\.{re.escape(short)}.*\.old\.(?P<pid>\d+)$")
     legacy = re.compile(rf"^\.{re.escape(final.name)}\.tmp-[A-Za-z0-9_]+$")
     removed = []
     host = _host()
@@ -147,7 +350,7 @@ def sweep_stale(final: str | os.PathLike[str]) -> list[Path]:
         else:
             continue
         if stale:
-            shutil.rmtree(d, ignore_errors=True)
+            remove_owned(d)
             removed.append(d)
     return removed
 
@@ -174,7 +377,7 @@ def sweep_stale_files(folder: str | os.PathLike[str]) -> list[Path]:
         if m is None or f.is_symlink() or not f.is_file():
             continue
         if m.groupdict().get("host", host) == host and not pid_alive(int(m.group("pid"))):
-            f.unlink(missing_ok=True)
+            remove_owned(f)
             removed.append(f)
     return removed
 
@@ -192,23 +395,52 @@ def atomic_dir(path: str | os.PathLike[str], *, what: str | None = None,
     check_output_dir(final, what=what, legacy=legacy)
     final.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale(final)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.tmp-{_host()}-{os.getpid()}-"))
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=_temp_prefix(final.name)))
     try:
         yield tmp
         (tmp / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
         os.chmod(tmp, 0o755)  # mkdtemp creates 0700
         if final.exists():
             check_output_dir(final, what=what, legacy=legacy)  # still mir's (nobody filled it meanwhile)
-            old = final.with_name(f".{final.name}.old.{os.getpid()}")
-            shutil.rmtree(old, ignore_errors=True)
+            old = final.with_name(f".{bounded_name(final.name, NAME_MAX - 32)}.old.{os.getpid()}")
+            remove_owned(old, missing_ok=True)
             os.replace(final, old)
             os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
+            remove_owned(old, missing_ok=True)
         else:
             os.replace(tmp, final)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_owned(tmp, missing_ok=True)
         raise
+
+
+def create_exclusive(path: str | os.PathLike[str], text: str) -> bool:
+    """Create ``path`` holding ``text`` only if nothing has that name yet; return whether it was created.
+
+    Atomic across processes: a complete temporary file is hard-linked to the name (``link`` fails when the
+    name exists), so no reader sees it empty; where the filesystem has no hard links, ``O_EXCL``.
+    """
+    final = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=_temp_prefix(final.name))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        try:
+            os.link(tmp, final)
+            return True
+        except FileExistsError:
+            return False
+        except OSError:  # no hard links here
+            try:
+                out = os.open(final, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                return False
+            with os.fdopen(out, "w", encoding="utf-8") as f:
+                f.write(text)
+            return True
+    finally:
+        remove_owned(tmp)
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> Path:

@@ -224,7 +224,8 @@ def hand_over(cfg: "Config", new_dir: str | os.PathLike[str], *, known: list[str
 
     A genre is handed over when ``new_dir/<genre>/`` holds at least ``retrain.min_clips_per_genre``
     songs that pass the ``audio:`` policy (from their header). The songs are **copied**
-    (``<labelled_dir>/<genre>/<name>``; the user's folder is only read) and ``handover.json`` there
+    (``<labelled_dir>/<genre>/<name>``, :func:`handover_name`: unique per path, never overwritten; the
+    user's folder is only read) and ``handover.json`` there
     records which monitoring run (``run``) brought each genre in. The data stage adds these clips to
     the training data (a DVC dependency), so the retrain flow's ``dvc repro`` trains on them.
 
@@ -234,6 +235,7 @@ def hand_over(cfg: "Config", new_dir: str | os.PathLike[str], *, known: list[str
         ``handed_over`` ({genre: songs copied this time}), ``already`` (genres whose songs were all
         handed over before), ``too_few`` ({genre: usable songs}), ``rejected`` (files skipped, with reasons).
     """
+    import filecmp
     import json
     import shutil
 
@@ -244,7 +246,7 @@ def hand_over(cfg: "Config", new_dir: str | os.PathLike[str], *, known: list[str
     dest_root = Path(cfg.retrain.labelled_dir)
     by_genre: dict[str, list] = {}
     rejected = []
-    for s in list_new_music(new_dir):
+    for s in list_new_music(new_dir, skipped=rejected):
         if not s.label or s.label in known:
             continue
         r = check_clip(s.path, audio=cfg.audio)
@@ -262,8 +264,9 @@ def hand_over(cfg: "Config", new_dir: str | os.PathLike[str], *, known: list[str
         copied = []
         for s in songs:
             rel = s.path.relative_to(Path(new_dir) / genre)
-            target = dest_root / genre / "__".join(rel.parts)
-            if target.exists() and target.stat().st_size == s.path.stat().st_size:
+            target = dest_root / genre / handover_name(rel)
+            legacy = dest_root / genre / "__".join(rel.parts)  # an older mir's name: the same bytes are handed over
+            if any(p.is_file() and filecmp.cmp(p, s.path, shallow=False) for p in (target, legacy)):
                 continue
             with atomic_path(target) as tmp:
                 shutil.copyfile(s.path, tmp)
@@ -276,6 +279,25 @@ def hand_over(cfg: "Config", new_dir: str | os.PathLike[str], *, known: list[str
     if out["handed_over"]:
         write_text(log_path, json.dumps(log, indent=1, sort_keys=True))
     return out
+
+
+def handover_name(rel: Path) -> str:
+    """The hand-over copy's name of ``<genre>/<rel>``: unique per ``rel``, so no song is dropped or overwritten.
+
+    A file directly in the genre folder keeps its name (``x.wav``) unless the name holds ``__``; a nested one
+    (``a/b.wav``) or such a name becomes ``<parts joined by __>-<hash of rel><ext>``. Plain names never hold
+    ``__`` and hashed ones always do, so ``a/b.wav`` and a real ``a__b.wav`` get two names.
+    """
+    import hashlib
+
+    from mir.io import bounded_name
+
+    rel = Path(rel)
+    if len(rel.parts) == 1 and "__" not in rel.name:
+        return rel.name
+    digest = hashlib.sha256(os.fsencode(rel.as_posix())).hexdigest()[:10]
+    stem = "__".join(rel.with_suffix("").parts)
+    return f"{bounded_name(stem, 180)}-{digest}{rel.suffix}"
 
 
 def _safe_name(run_id: str) -> str:

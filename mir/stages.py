@@ -20,6 +20,8 @@ class Stage:
     target: str  # "module:function"
     help: str
     io_bound: bool = False  # worth retrying on transient I/O errors
+    #: the folders it writes into, as config keys (``^``: the folder holding that path)
+    writes: tuple[str, ...] = ()
 
     def load(self) -> Callable[..., Any]:
         mod, fn = self.target.split(":")
@@ -28,18 +30,27 @@ class Stage:
 
 STAGES: tuple[Stage, ...] = (
     Stage("data", "mir.datasets.prepare:prepare", "make the dataset's raw audio available (renders the demo set)",
-          True),
+          True, ("paths.raw",)),
     Stage("new_music", "mir.datasets.prepare:prepare_new_music",
-          "the new music to monitor: snapshot new_music.root (source folder) or the demo's shifted synth set", True),
-    Stage("ingest", "mir.datasets.ingest:ingest", "probe, hash and split every clip → manifest", True),
-    Stage("validate", "mir.validation.gate:validate", "Great Expectations gate on the manifest"),
-    Stage("featurize", "mir.features.extract:featurize", "log-mel spectrograms + per-clip statistics"),
+          "the new music to monitor: snapshot new_music.root (source folder) or the demo's shifted synth set", True,
+          ("paths.new_music",)),
+    Stage("ingest", "mir.datasets.ingest:ingest", "probe, hash and split every clip → manifest", True,
+          ("paths.manifest^", "paths.rejected^")),
+    Stage("validate", "mir.validation.gate:validate", "Great Expectations gate on the manifest",
+          writes=("paths.reports", "paths.metrics")),
+    Stage("featurize", "mir.features.extract:featurize", "log-mel spectrograms + per-clip statistics",
+          writes=("paths.features^", "features.cache_dir")),
     Stage("validate_features", "mir.validation.gate:validate_features",
-          "Great Expectations gate on the features (shape, finite, dB range, band bounds)"),
-    Stage("train", "mir.model.train:train", "train the Keras CNN"),
-    Stage("evaluate", "mir.evaluation.evaluate:evaluate", "test-set metrics, confusion matrix, review page"),
-    Stage("monitor", "mir.monitoring.monitor:monitor", "Evidently drift report: new music vs training"),
-    Stage("report", "mir.reports.site:build_report", "reports/index.html linking everything"),
+          "Great Expectations gate on the features (shape, finite, dB range, band bounds)",
+          writes=("paths.reports", "paths.metrics")),
+    Stage("train", "mir.model.train:train", "train the Keras CNN",
+          writes=("paths.models^", "paths.metrics", "paths.plots", "paths.dvclive")),
+    Stage("evaluate", "mir.evaluation.evaluate:evaluate", "test-set metrics, confusion matrix, review page",
+          writes=("paths.reports", "paths.metrics", "paths.plots")),
+    Stage("monitor", "mir.monitoring.monitor:monitor", "Evidently drift report: new music vs training",
+          writes=("paths.reports", "paths.metrics")),
+    Stage("report", "mir.reports.site:build_report", "reports/index.html linking everything",
+          writes=("paths.reports",)),
 )
 BY_NAME = {s.name: s for s in STAGES}
 
@@ -50,4 +61,30 @@ def run(name: str, cfg, **kwargs: Any) -> Any:
         stage = BY_NAME[name]
     except KeyError:
         raise ValueError(f"unknown stage {name!r}; stages: {', '.join(BY_NAME)}") from None
+    prepare_outputs(cfg, stage.writes)
     return stage.load()(cfg, **kwargs)
+
+
+def output_folders(cfg, keys: tuple[str, ...]) -> dict[str, "Path"]:
+    """``{key: folder}`` for config keys such as ``paths.reports`` (``paths.manifest^``: the folder holding it)."""
+    from pathlib import Path
+
+    out = {}
+    for key in keys:
+        value = cfg
+        for part in key.rstrip("^").split("."):
+            value = getattr(value, part)
+        p = Path(value)
+        out[key.rstrip("^")] = p.parent if key.endswith("^") else p
+    return out
+
+
+def prepare_outputs(cfg, keys: tuple[str, ...]) -> None:
+    """Before a stage's work: each folder it writes into exists and is writable (else
+    :class:`mir.io.NotWritable`, exit 2), and what killed writers left there is swept."""
+    from mir.io import check_writable, sweep_folder
+
+    for key, folder in output_folders(cfg, keys).items():
+        check_writable(folder, what=key)
+        if key != "features.cache_dir":  # the feature cache sweeps its own entries (many folders)
+            sweep_folder(folder, depth=0 if key + "^" in keys else 2)

@@ -26,6 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from mir.datasets.fma import DEFAULT_BASE_URL
+from mir.io import remove_owned
+
+#: A download in progress: ``<archive>.part`` (mir's own, deleted only by that name)
+_PART = r".+\.part"
 
 __all__ = ["DownloadError", "download", "download_fma", "safe_extract", "sha1_file"]
 
@@ -121,7 +125,7 @@ def _attempt(url: str, part: Path, state: _PartHash, *, timeout: float, chunk_si
                 _, total = _parse_content_range(err.headers.get("Content-Range"))
                 if total == have:
                     return  # the .part already holds the whole file
-                part.unlink(missing_ok=True)  # longer than the remote file (or unknown): start over
+                remove_owned(part, layout=_PART)  # longer than the remote file (or unknown): start over
                 state.reset()
                 raise _Retry(f"HTTP 416 for a {have}-byte partial file (remote size {total}); restarting") from None
             if err.code in (408, 425, 429) or err.code >= 500:
@@ -135,7 +139,7 @@ def _attempt(url: str, part: Path, state: _PartHash, *, timeout: float, chunk_si
         if status == 206:
             start, total = _parse_content_range(resp.headers.get("Content-Range"))
             if start != have:
-                part.unlink(missing_ok=True)
+                remove_owned(part, layout=_PART)
                 state.reset()
                 raise _Retry(f"server resumed at byte {start}, not {have}; restarting")
             mode = "ab"
@@ -165,7 +169,7 @@ def _attempt(url: str, part: Path, state: _PartHash, *, timeout: float, chunk_si
     if total is not None and state.n < total:
         raise _Retry(f"transfer cut at {state.n} of {total} bytes")
     if total is not None and state.n > total:
-        part.unlink(missing_ok=True)
+        remove_owned(part, layout=_PART)
         state.reset()
         raise _Retry(f"received {state.n} bytes, more than the announced {total}; restarting")
 
@@ -221,7 +225,7 @@ def _download(
     state.sync(part)
     got = state.h.hexdigest()
     if expected is not None and got != expected:
-        part.unlink(missing_ok=True)
+        remove_owned(part, layout=_PART)
         raise DownloadError(
             f"{dest.name}: sha1 mismatch: expected {expected}, got {got} (from {url}); "
             "the download was deleted, run again to retry")
@@ -358,10 +362,10 @@ def safe_extract(zip_path: str | os.PathLike[str], dest_dir: str | os.PathLike[s
                     shutil.copyfileobj(src, dst, 1 << 20)
                 os.replace(tmp, target)
             except zipfile.BadZipFile as err:
-                tmp.unlink(missing_ok=True)
+                remove_owned(tmp, layout=r"\..+\.extracting")
                 raise DownloadError(f"{zip_path}: corrupt member {info.filename!r}: {_reason(err)}") from None
             except BaseException:
-                tmp.unlink(missing_ok=True)
+                remove_owned(tmp, layout=r"\..+\.extracting")
                 raise
             out.append(target.relative_to(dest).as_posix())
     return out

@@ -118,7 +118,7 @@ def prepare_new_music(cfg: "Config", *, progress: bool = True) -> Path:
     import json
 
     from mir import demo
-    from mir.io import MARKER, claim_dir, write_text
+    from mir.io import MARKER, claim_dir, remove_owned, write_text
 
     nm = cfg.new_music
     # data/new is mir's: a path parameter pointing at someone's folder is refused before anything is written
@@ -136,10 +136,11 @@ def prepare_new_music(cfg: "Config", *, progress: bool = True) -> Path:
     if nm.source == "folder" or cfg.data.dataset != "synth":  # mir's own (claimed) output: emptied, as DVC does
         for child in out.iterdir():
             if child.name != MARKER:
-                shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+                remove_owned(child)
     if nm.source == "folder":
+        skipped: list[dict] = []  # links out of the folder, names not UTF-8, too deep: listed, never copied
         try:
-            songs = list_new_music(root)
+            songs = list_new_music(root, skipped=skipped)
         except ValueError:
             songs = []
         files = []
@@ -150,10 +151,13 @@ def prepare_new_music(cfg: "Config", *, progress: bool = True) -> Path:
             if nm.snapshot and usable:
                 _copy_file(s.path, out / rel)
         write_text(status, json.dumps({"source": "folder", "root": str(root), "snapshot": nm.snapshot,
-                                       "configured": True, "n_files": len(files), "files": files}, indent=1))
+                                       "configured": True, "n_files": len(files), "files": files,
+                                       "skipped": skipped}, indent=1))
         where = f"copied into {out}" if nm.snapshot else "read in place (new_music.snapshot: false)"
         print(f"new_music: {len(files)} audio file(s) in {root}, {where}"
               + ("" if files else " — the folder holds no audio yet"))
+        for r in skipped:
+            print(f"  skipped {r['path']}: {r['reason']}")
         return out
     if cfg.data.dataset != "synth":
         msg = not_configured_message(cfg)

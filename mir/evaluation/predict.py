@@ -27,6 +27,7 @@ whatever the song's length; the timeline covers the whole song.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -72,14 +73,15 @@ def timeline(path: str | Path, *, model, genres: list[str], fp, chunk_frames: in
     """
     import soundfile as sf
 
-    from mir.audio import AudioError, load
+    from mir.audio import AudioError, load, quiet_decoder
     from mir.features.logmel import logmel
     from mir.model.inference import Engine
 
     engine = model if isinstance(model, Engine) else Engine.for_model(model)
 
     try:
-        info = sf.info(str(path))
+        with quiet_decoder():
+            info = sf.info(str(path))
     except Exception as err:
         raise AudioError(f"unreadable audio: {err}") from None
     duration = info.frames / info.samplerate
@@ -138,19 +140,42 @@ def _recorded_source(json_path: Path) -> str | None:
         return None
 
 
+#: Longest output stem (bytes): ``<stem>.html`` and its temporary name stay within the 255-byte name limit.
+MAX_STEM = 200
+
+
+def _hash(src: str) -> str:
+    import hashlib
+
+    return hashlib.sha1(os.fsencode(src)).hexdigest()[:8]
+
+
+def _base(song: str) -> str:
+    """The song's file name without extension (``song`` if none), cut to :data:`MAX_STEM` bytes (+ a hash)."""
+    from mir.io import bounded_name
+
+    base = Path(song).stem or "song"
+    return base if len(os.fsencode(base)) <= MAX_STEM else f"{bounded_name(base, MAX_STEM - 20)}-{_hash(_source(song))}"
+
+
+def _hashed(song: str) -> str:
+    from mir.io import bounded_name
+
+    return f"{bounded_name(_base(song), MAX_STEM - 20)}-{_hash(_source(song))}"
+
+
 def output_stems(songs: list[str], out_dir: Path) -> dict[str, str]:
     """``{song: output stem}``, unique per song: the file name without extension, or ``<name>-<hash>``
     when another song of this run (``a/x.mp3`` and ``b/x.mp3``, ``x.mp3`` and ``x.wav``) or an earlier
-    output in ``out_dir`` for a different file has that name."""
-    import hashlib
-
+    output in ``out_dir`` for a different file has that name. These are preferences: :func:`claim_stem`
+    makes the choice atomic across processes when the song's outputs are written."""
     sources: dict[str, set[str]] = {}
     for song in songs:
-        sources.setdefault(Path(song).stem or "song", set()).add(_source(song))
+        sources.setdefault(_base(song), set()).add(_source(song))
     stems = {}
     for song in songs:
-        base, src = Path(song).stem or "song", _source(song)
-        hashed = f"{base}-{hashlib.sha1(src.encode()).hexdigest()[:8]}"
+        base, src = _base(song), _source(song)
+        hashed = _hashed(song)
         recorded = _recorded_source(out_dir / f"{base}.json")
         if recorded == src:
             stems[song] = base  # this song's earlier output: updated in place
@@ -159,6 +184,27 @@ def output_stems(songs: list[str], out_dir: Path) -> dict[str, str]:
         else:
             stems[song] = base
     return stems
+
+
+def claim_stem(out_dir: Path, song: str, stem: str) -> str:
+    """Reserve ``out_dir/<stem>.json`` for ``song`` across processes (exclusive create) and return the stem.
+
+    Two ``mir predict`` runs into one folder may prefer the same stem for different songs
+    (:func:`output_stems` looks before either writes); the first to create ``<stem>.json`` owns
+    it, the other falls back to ``<name>-<hash>``. A stem already recording this song is reused.
+    """
+    import json
+
+    from mir.io import create_exclusive
+
+    src = _source(song)
+    text = json.dumps({"path": str(song), "source": src, "pending": True})
+    candidates = dict.fromkeys([stem, _hashed(song)] + [f"{_hashed(song)}-{i}" for i in range(2, 6)])
+    for c in candidates:
+        path = out_dir / f"{c}.json"
+        if create_exclusive(path, text) or _recorded_source(path) == src:
+            return c
+    raise OSError(f"no free output name for {song} in {out_dir}")
 
 
 def song_problem(path: str | Path, audio) -> str | None:
@@ -301,19 +347,23 @@ def predict(cfg: "Config", *, songs: list[str], out_dir: str | Path = "reports/p
     A song that can't be used (see the module docstring) is an ``{"path", "error"}`` summary.
     """
     from mir.audio import AudioError
+    from mir.io import check_writable, printable, sweep_folder, utf8_name
     from mir.model.bundle import ModelBundle
 
+    out_dir = Path(out_dir)
+    _claim_out_dir(out_dir)  # before the work: a folder of someone's files, or one mir can't write, stops here
+    check_writable(out_dir, what="--out")
+    sweep_folder(out_dir, depth=0)  # what killed runs left
     bundle = ModelBundle.load(cfg.paths.models)
     engine = bundle.engine(cfg)
-    out_dir = Path(out_dir)
-    _claim_out_dir(out_dir)
     stems = output_stems(list(songs), out_dir)
     out = []
     for song in dict.fromkeys(songs):  # a song given twice is predicted once
-        problem = song_problem(song, cfg.audio)
+        problem = (None if utf8_name(song) else "the file name is not valid UTF-8 (rename it)") or \
+            song_problem(song, cfg.audio)
         if problem:
-            print(f"predict: {song}: skipped: {problem}")
-            out.append({"path": song, "error": problem})
+            print(f"predict: {printable(song)}: skipped: {problem}")
+            out.append({"path": printable(song), "error": problem})
             continue
         try:
             tl = timeline(song, model=engine, genres=bundle.genres, fp=bundle.features,
@@ -322,9 +372,10 @@ def predict(cfg: "Config", *, songs: list[str], out_dir: str | Path = "reports/p
             print(f"predict: {song}: skipped: {err}")
             out.append({"path": song, "error": str(err)})
             continue
-        paths = write_outputs(tl, out_dir, html=html, stem=stems[song])
+        stem = claim_stem(out_dir, song, stems[song])  # atomic across processes: never another song's outputs
+        paths = write_outputs(tl, out_dir, html=html, stem=stem)
         shares = tl.shares()
         best = ", ".join(f"{v:.1%} {g}" for g, v in sorted(shares.items(), key=lambda kv: -kv[1])[:3])
-        print(f"predict: {Path(song).name} ({tl.duration_s:.0f} s): {best} → {paths['csv'].parent}/{stems[song]}.*")
+        print(f"predict: {Path(song).name} ({tl.duration_s:.0f} s): {best} → {paths['csv'].parent}/{stem}.*")
         out.append({"path": song, "top": tl.top(), "shares": shares, **{k: str(v) for k, v in paths.items()}})
     return out

@@ -67,6 +67,23 @@ def read_card(model_dir: str | os.PathLike[str]) -> ModelCard:
     return ModelCard.model_validate(read_json(path))
 
 
+def _load_keras(keras, path: Path):
+    """``keras.models.load_model``, with what is wrong said as it is: Keras reports any file that is not a
+    ``.keras`` zip archive (a damaged or replaced one too) as "File not found"."""
+    import zipfile
+
+    if not path.is_file():
+        raise FileNotFoundError(f"no model {path} (run `mir train` or `dvc repro`)")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a Keras model (not a .keras zip archive: damaged or replaced); "
+                         "train it again (`dvc repro train`, or `dvc checkout models`)")
+    try:
+        return keras.models.load_model(path)
+    except Exception as err:  # noqa: BLE001 - a damaged archive fails in many ways; one line says which file
+        raise ValueError(f"{path}: the Keras model can't be loaded ({type(err).__name__}: {err}); "
+                         "train it again (`dvc repro train`, or `dvc checkout models`)") from None
+
+
 @dataclass
 class ModelBundle:
     """A Keras model with its card: label order, feature parameters, chunk length, architecture."""
@@ -100,7 +117,8 @@ class ModelBundle:
         import keras
 
         card = read_card(model_dir)
-        model = keras.models.load_model(model_files(model_dir)[0])
+        path = model_files(model_dir)[0]
+        model = _load_keras(keras, path)
         return cls(model=model, genres=list(card.genres), features=card.features, chunk_frames=card.chunk_frames,
                    arch=card.arch, bodies=card.bodies)
 

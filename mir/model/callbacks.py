@@ -26,11 +26,11 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     """
 
     def _save_model(self):
-        from mir.io import atomic_path
+        from mir.io import atomic_path, remove_owned
 
         Path(self.backup_dir).mkdir(parents=True, exist_ok=True)
         with atomic_path(self._weights_path, suffix=".weights.h5") as tmp:
-            tmp.unlink()  # save_weights refuses to overwrite without asking
+            remove_owned(tmp)  # save_weights refuses to overwrite without asking
             self.model.save_weights(filepath=str(tmp))
         with atomic_path(self._training_metadata_path) as tmp:
             tmp.write_text(json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen}))
@@ -55,14 +55,14 @@ class BestCheckpoint(keras.callbacks.Callback):
         self.best = float("inf") if initial_best is None else float(initial_best)
 
     def on_epoch_end(self, epoch, logs=None):
-        from mir.io import atomic_path
+        from mir.io import atomic_path, remove_owned
 
         value = (logs or {}).get(self.monitor)
         if value is None or not value < self.best:
             return
         self.best = float(value)
         with atomic_path(self.path) as tmp:
-            tmp.unlink()
+            remove_owned(tmp)
             self.model.save(str(tmp))
 
 
@@ -71,10 +71,12 @@ class LiveLogger(keras.callbacks.Callback):
 
     ``dvclive.keras`` imports TensorFlow; this logs the same metric names
     (``train/loss``, ``eval/accuracy`` …) from Keras 3 on any backend. Epochs
-    finished before a resume (``previous``: rows of the epoch log) are replayed
-    first, so the curves are whole even after ``kill -9``. DVCLive does not
-    touch dvc.yaml (the stage declares its outputs) and creates no experiment
-    of its own (``dvc exp run`` does that).
+    finished before a resume (``previous``: rows of the epoch log, with their 1-based
+    ``epoch``) are replayed first — only those before the epoch Keras actually resumes at
+    (known at the first ``on_epoch_begin``; a run killed after its backup was deleted starts
+    again at 0) — so the curves hold each epoch once, as the epoch log does, even after
+    ``kill -9``. DVCLive does not touch dvc.yaml (the stage declares its outputs) and
+    creates no experiment of its own (``dvc exp run`` does that).
     """
 
     def __init__(self, directory: str | os.PathLike[str], *, previous=None):
@@ -82,6 +84,7 @@ class LiveLogger(keras.callbacks.Callback):
         self.directory = str(directory)
         self.previous = previous
         self.live = None
+        self._replayed = False
 
     @staticmethod
     def _name(key: str) -> str:
@@ -96,6 +99,18 @@ class LiveLogger(keras.callbacks.Callback):
             self.live.log_metric("learning_rate", float(logs["learning_rate"]))
         self.live.next_step()
 
+    def _replay(self, first_epoch: int | None) -> None:
+        """Log the previous rows of the epochs before ``first_epoch`` (0-based; ``None``: all of them)."""
+        if self._replayed:
+            return
+        self._replayed = True
+        if self.previous is None:
+            return
+        for i, row in enumerate(self.previous.to_dict("records")):
+            epoch = int(row.get("epoch", i + 1)) - 1  # the epoch log's epochs are 1-based
+            if first_epoch is None or epoch < first_epoch:
+                self._log(row)
+
     def on_train_begin(self, logs=None):
         from dvclive import Live
 
@@ -107,9 +122,9 @@ class LiveLogger(keras.callbacks.Callback):
             # log as outside any repository (plain files, which is all the stage needs)
             with mock.patch("dvclive.live.get_dvc_repo", return_value=None):
                 self.live = Live(self.directory, dvcyaml=None, save_dvc_exp=False, report=None)
-        if self.previous is not None:
-            for row in self.previous.to_dict("records"):
-                self._log(row)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._replay(epoch)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
@@ -120,4 +135,5 @@ class LiveLogger(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         if self.live is not None:
+            self._replay(None)  # no epoch ran (the backup was already at the last one): every row counts
             self.live.end()

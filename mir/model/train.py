@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -216,7 +215,7 @@ def _callbacks(cfg: "Config", run_dir: Path, done) -> list:
     elif tp.lr_schedule == "step":
         callbacks.append(keras.callbacks.LearningRateScheduler(
             lambda epoch, lr: tp.learning_rate * tp.lr_factor ** (epoch // tp.lr_step_epochs)))
-    callbacks.append(LiveLogger(Path(cfg.paths.dvclive), previous=done.drop(columns="epoch") if len(done) else None))
+    callbacks.append(LiveLogger(Path(cfg.paths.dvclive), previous=done if len(done) else None))
     return callbacks
 
 
@@ -237,7 +236,7 @@ def _best_model(model, *, frozen: bool, refitted: bool, best_path: Path):
 
 def train(cfg: "Config", *, progress: bool = True) -> Path:
     """Stage ``train``; returns the saved model's path."""
-    from mir.io import write_csv, write_json
+    from mir.io import remove_owned, write_csv, write_json
     from mir.model import keras_backend
     from mir.model.architectures import FROZEN_BODY, build_model, head_model
     from mir.model.bundle import ModelBundle
@@ -295,7 +294,7 @@ def train(cfg: "Config", *, progress: bool = True) -> Path:
     model_path = ModelBundle(model=best_model, genres=d.genres, features=cfg.features, chunk_frames=d.chunk,
                              arch=tp.arch, bodies=bodies).save(cfg.paths.models)
     write_csv(Path(cfg.paths.plots) / "train_history.csv", h.round(5))
-    shutil.rmtree(run_dir, ignore_errors=True)  # finished: nothing to resume
+    remove_owned(run_dir, layout=r"train-runs/[0-9a-f]{16}")  # finished: nothing to resume
     epochs_now = max(len(h) - len(done), 1)
     n_examples = (len(train_data[0]) if frozen else len(d.train_ds.items)) * epochs_now
     metrics = {

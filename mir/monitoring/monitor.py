@@ -156,8 +156,8 @@ def analyse_folder(cfg: "Config", bundle: "ModelBundle", ref: Reference, new_dir
 
     from mir.datasets.new_music import list_new_music
 
-    songs = list_new_music(new_dir)
-    rejected: list[dict] = []
+    rejected: list[dict] = []  # entries the listing skips (links out of the folder, names not UTF-8, ...) first
+    songs = list_new_music(new_dir, skipped=rejected)
     engine = bundle.engine(cfg)
     tables = []
     for rows, X in _featurise(cfg, _check_songs(cfg, songs, rejected), rejected, progress=progress):

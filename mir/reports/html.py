@@ -31,6 +31,18 @@ def _escape(value: Any) -> Any:
     return Markup(html.escape(str(value), quote=True))
 
 
+#: Characters with a meaning in (CommonMark / GitHub) markdown: each is backslash-escaped by :func:`md_esc`.
+_MD_SPECIAL = set("\\`*_{}[]()<>#+-.!|~&\"'=:")
+
+
+def md_esc(x: Any) -> str:
+    """Markdown-escape any value's text, as the templates do for HTML: every markdown punctuation character
+    backslash-escaped (no link, image, emphasis or raw HTML can come from data) and line breaks made spaces
+    (no new block). Use it for every data-derived string in a markdown artifact."""
+    text = " ".join(str(x).splitlines())
+    return "".join(f"\\{c}" if c in _MD_SPECIAL else c for c in text)
+
+
 def script_json(obj: Any):
     """JSON that is safe inside a ``<script>`` element (no ``<``, ``>`` or ``&`` left), as markup."""
     from markupsafe import Markup

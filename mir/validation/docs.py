@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,14 +34,14 @@ def write_docs(result: ValidationResult, *, docs_dir: str | os.PathLike[str], n_
     In a folder that carries mir's output marker, what an older mir's GE site
     left there (:data:`GE_SITE_ENTRIES`) is removed, so no stale page stays.
     """
-    from mir.io import MARKER, write_text
+    from mir.io import MARKER, remove_owned, write_text
 
     root = Path(docs_dir).expanduser().resolve()
     root.mkdir(parents=True, exist_ok=True)
     if (root / MARKER).is_file():
         for name in GE_SITE_ENTRIES:
             if (root / name).is_dir() and not (root / name).is_symlink():
-                shutil.rmtree(root / name)
+                remove_owned(root / name)
     return write_text(root / "index.html", render_page(result, n_rows=n_rows))
 
 
