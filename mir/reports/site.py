@@ -11,6 +11,7 @@ champion's (:func:`mir.registry.champion`). Nothing is loaded from the network.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -58,7 +59,8 @@ def current_champion(cfg: "Config") -> tuple[dict | None, str]:
         return None, "no champion yet (no model registry)"
     try:
         entry = champion(cfg)
-    except Exception as err:  # a broken registry file must not stop the report  # noqa: BLE001
+    except Exception as err:  # a damaged registry must not stop the report; it is said, not hidden  # noqa: BLE001
+        print(f"report: the registry can't be read: {err}", file=sys.stderr)
         return None, f"no champion: the registry can't be read ({err})"
     return entry, "" if entry else "no champion yet"
 
@@ -74,7 +76,8 @@ def _champion_section(cfg: "Config", m_eval: dict | None) -> str:
     if entry is None:
         return f"<h2>Champion</h2><p>{esc(note)}: parameters are not compared.</p>"
     body = (f"<h2>Champion</h2><p>Current champion <b>{esc(entry.get('version', '?'))}</b> "
-            f"(created {esc(entry.get('created', '?'))}, commit <code>{esc(entry.get('git_commit') or '?')}</code>, "
+            f"(registered {esc(entry.get('registered', '?'))}, tag <code>{esc(entry.get('artifact', '?'))}@"
+            f"{esc(entry.get('version', '?'))}</code> on commit <code>{esc((entry.get('commit') or '?')[:8])}</code>, "
             f"genres: {esc(', '.join(map(str, entry.get('genres') or [])))}).</p>")
     cm = entry.get("metrics") or {}
     rows = []
