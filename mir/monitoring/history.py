@@ -51,17 +51,15 @@ def model_version(cfg: "Config") -> str:
     Outside a git repository, or before the first registration, nothing is registered; a registry that can't be
     read raises :class:`mir.registry.RegistryError` (one line) instead of calling the model unregistered."""
     from mir.io import file_digest
-    from mir.registry import RegistryError, versions
+    from mir.registry import NotARepo, versions
 
     path = Path(cfg.paths.models) / "model.keras"
     if not path.exists():
         return "unregistered"
     try:
         found = versions(cfg)
-    except RegistryError as err:
-        if str(err).startswith("not a git repository"):
-            return "unregistered"
-        raise
+    except NotARepo:
+        return "unregistered"
     md5 = file_digest(path, algorithm="md5")
     match = [v for v in found if v.get("model_md5") == md5]
     return match[-1]["version"] if match else "unregistered"

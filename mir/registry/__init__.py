@@ -13,7 +13,8 @@
   decision, reason and metrics in words (``git tag -n20``, ``gto history``).
 
 Registering is one transaction in three steps: write the metadata file, commit (``registry.commit: auto``;
-``off`` prints the commands instead), tag. A kill before the tag leaves the registry as it was (a commit
+``off`` prints the commands instead: ``git add``/``git commit`` of ``dvc.lock``, ``dvc.yaml``, ``params.yaml``,
+``metrics/`` and ``registry/``, then the ``gto`` commands), tag. A kill before the tag leaves the registry as it was (a commit
 nobody tags is no version, and the next registration reuses the number); a kill between the version tag and
 its decision's tag leaves a version whose recorded decision has no tag: ``mir registry show`` calls it
 ``interrupted`` and the next registry write completes it. Only tags decide: ``registry/champion/`` is a cache
@@ -37,12 +38,12 @@ from mir.provenance import git_commit, utc_timestamp
 from mir.records.evaluation import EvalRecord
 from mir.records.registry import STATUSES, VersionRecord
 from mir.registry import gitops
-from mir.registry.gitops import ARTIFACT, CHAMPION, RegistryError
+from mir.registry.gitops import ARTIFACT, CHAMPION, NotARepo, RegistryError
 
 if TYPE_CHECKING:
     from mir.config import Config
 
-__all__ = ["ARTIFACT", "CHAMPION", "MODEL_FILES", "STATUSES", "RegistryError", "champion", "champion_model_dir",
+__all__ = ["ARTIFACT", "CHAMPION", "MODEL_FILES", "STATUSES", "NotARepo", "RegistryError", "champion", "champion_model_dir",
            "dvc_hashes", "find", "get", "normalize", "params_hash", "promote", "register", "should_promote",
            "summarize_metrics", "version_number", "versions"]
 
@@ -260,18 +261,41 @@ def _check_models_in_lock(cfg: "Config") -> str:
 # --------------------------------------------------------------------------- writing
 
 
-def _sync_labels(genres: list[str]) -> None:
-    """Keep the artifact's ``labels`` in ``dvc.yaml`` = the model's genres (comments and layout kept)."""
-    from dvc.utils.serialize import modify_yaml
-
-    if not Path("dvc.yaml").exists():
+def _sync_labels(genres: list[str], path: str = "dvc.yaml") -> None:
+    """Keep the artifact's ``labels`` in ``dvc.yaml`` = the model's genres: only that list's lines change (the
+    rest of the file, comments and layout, stays byte for byte)."""
+    p = Path(path)
+    if not p.exists():
         return
-    with modify_yaml("dvc.yaml") as doc:
-        art = (doc.get("artifacts") or {}).get(ARTIFACT)
-        if art is None:
-            raise RegistryError(f"dvc.yaml declares no artifact {ARTIFACT!r} (its `artifacts:` section)")
-        if list(art.get("labels") or []) != sorted(genres):
-            art["labels"] = sorted(genres)
+    import yaml
+
+    text = p.read_text()
+    art = ((yaml.safe_load(text) or {}).get("artifacts") or {}).get(ARTIFACT)
+    if art is None:
+        raise RegistryError(f"{path} declares no artifact {ARTIFACT!r} (its `artifacts:` section)")
+    want = sorted(genres)
+    if list(art.get("labels") or []) == want:
+        return
+    items = [g if re.fullmatch(r"[A-Za-z0-9_][\w .&'-]*", g) and yaml.safe_load(f"[{g}]") == [g] else json.dumps(g)
+             for g in want]  # plain when it reads back as itself, else quoted
+    lines = text.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if re.match(rf"\s+{re.escape(ARTIFACT)}:\s*$", line))
+    for i in range(start + 1, len(lines)):
+        m = re.match(r"(\s+)labels:(.*)$", lines[i])
+        if m is None:
+            continue
+        if m[2].strip():  # flow style: labels: [a, b]
+            lines[i] = f"{m[1]}labels: [{', '.join(items)}]\n"
+        else:
+            end = i + 1
+            while end < len(lines) and re.match(rf"{m[1]}\s*- ", lines[end]):
+                end += 1
+            item = re.match(r"(\s*)- ", lines[i + 1])[1] if end > i + 1 else m[1] + "  "
+            lines[i + 1:end] = [f"{item}- {g}\n" for g in items]
+        break
+    from mir.io import write_text
+
+    write_text(p, "".join(lines))
 
 
 def tag_message(rec: dict) -> str:
@@ -316,8 +340,8 @@ def register(cfg: "Config", *, decision: str, reason: str, metrics: dict | None 
              extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Register the model in ``paths.models`` as the next version and record ``decision`` on it.
 
-    Writes ``registry/genre-classifier/<version>.json``, commits it with ``dvc.lock``, ``dvc.yaml`` and the
-    metrics (``registry.commit: auto``; ``off`` prints the commands a person runs and returns
+    Writes ``registry/genre-classifier/<version>.json``, commits it with ``dvc.lock``, ``dvc.yaml``,
+    ``params.yaml`` and the metrics (``registry.commit: auto``; ``off`` prints the commands a person runs and returns
     ``status: uncommitted``), then tags: the version, and the champion stage (``promoted``) or its
     deregistration (``rejected``). Pushes only with ``registry.push: true``.
 
@@ -361,7 +385,7 @@ def register(cfg: "Config", *, decision: str, reason: str, metrics: dict | None 
     rel = metadata_rel(cfg, version)
     write_json(rel, rec)
     _sync_labels(rec["genres"])
-    paths = ["dvc.lock", "dvc.yaml", cfg.paths.metrics, cfg.registry.dir]
+    paths = ["dvc.lock", "dvc.yaml", "params.yaml", cfg.paths.metrics, cfg.registry.dir]
     msg = f"mir registry: {ARTIFACT} {version} ({decision})"
     message = tag_message({**rec, "_rel": rel})
     if cfg.registry.commit == "off":

@@ -28,6 +28,10 @@ class RegistryError(ValueError):
     """A registry that can't be read or written, or an operation that makes no sense (one line)."""
 
 
+class NotARepo(RegistryError):
+    """The project is not a git repository: there is no registry (nothing is registered)."""
+
+
 def git(*args: str, check: bool = True) -> str:
     """Run ``git ARGS`` in the current directory; its stdout (stripped). A failure is one :class:`RegistryError`."""
     try:
@@ -44,7 +48,7 @@ def require_repo() -> None:
     """Raise unless the current directory is inside a git work tree (GTO tags need one)."""
     r = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], capture_output=True, text=True, check=False)
     if r.returncode != 0 or r.stdout.strip() != "true":
-        raise RegistryError("not a git repository: the registry's versions are git tags (run `git init` and commit "
+        raise NotARepo("not a git repository: the registry's versions are git tags (run `git init` and commit "
                             "the project first)")
 
 
