@@ -79,7 +79,7 @@ def metadata_rel(cfg: "Config", version: str) -> str:
 def _one_line(err: ValidationError) -> str:
     e = err.errors()[0]
     where = ".".join(str(x) for x in e["loc"])
-    return f"{where}: {e['msg']}" + (f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else "")
+    return (f"{where}: " if where else "") + e["msg"] + (f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else "")
 
 
 def read_metadata(cfg: "Config", version: str, commit: str) -> dict[str, Any]:
