@@ -161,7 +161,7 @@ def commit_paths(paths: list[str], *, message: str) -> str:
     if present:
         git("add", "--", *present)
     if present and git("diff", "--cached", "--name-only", "HEAD", "--", *present, check=False):
-        git("commit", "--quiet", "--no-verify", "-m", message, "--only", "--", *present)
+        git("commit", "--quiet", "-m", message, "--only", "--", *present)
     elif not git("rev-parse", "--verify", "--quiet", "HEAD", check=False):
         raise RegistryError("the repository has no commit yet: commit the project first")
     return git("rev-parse", "HEAD")
