@@ -18,7 +18,7 @@ Served on its cron schedule by ``mir flow serve`` (the ``mir-monitor`` deploymen
 4. when the folder holds at least ``retrain.min_clips_per_genre`` labelled songs of a genre the champion
    does not know, copies them into ``retrain.labelled_dir`` (:func:`mir.retrain.hand_over`; the user's
    files are only read) and runs the retrain flow as a subflow: ``dvc repro``, compare on the old genres,
-   promote or reject; the registry entry names this monitoring run (``new_music_run``).
+   promote or reject; the version's registry metadata names this monitoring run (``new_music_run``).
 
 The steps are functions in :mod:`mir.monitoring` and :mod:`mir.retrain`; this file wires them.
 """

@@ -73,7 +73,7 @@ def retrain_on_new_genres(force: bool = False, targets: list[str] | None = None,
     ``targets`` limits ``dvc repro`` to those stages and what they depend on
     (default: the whole pipeline; ``["evaluate"]`` is enough to decide).
     ``new_music_run`` (set by the ``mir-monitor`` flow) names the monitoring run whose labelled
-    new music brought the genre in; the registry entry keeps it.
+    new music brought the genre in; the version's registry metadata keeps it.
 
     Returns a dict: ``action`` (``nothing new`` | ``retrained``), ``found``,
     ``validation``, ``comparison``, ``decision`` and ``summary`` (the page's path).

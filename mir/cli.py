@@ -142,9 +142,18 @@ def _add_cache(sub) -> None:
 
 
 def _add_registry(sub) -> None:
-    reg = sub.add_parser("registry", help="the model registry (registry.path)")
+    reg = sub.add_parser("registry", help="the model registry: dvc.yaml artifact genre-classifier + GTO git tags")
     rsub = reg.add_subparsers(dest="registry_command", metavar="ACTION", required=True)
-    rsub.add_parser("show", help="list the registered model versions")
+    rsub.add_parser("show", help="list the registered versions (GTO's tags + registry/genre-classifier/*.json)")
+    rg = rsub.add_parser("get", help="fetch a version's model files (dvc artifacts get) into a folder")
+    rg.add_argument("version", metavar="VERSION|champion", help="v3, v3.0.0 or champion")
+    rg.add_argument("--out", required=True, metavar="DIR", help="a new, empty or mir-written folder")
+    rp = rsub.add_parser("promote", help="make a version the champion (without VERSION: register models/ and "
+                         "promote it; a commit + GTO tags)")
+    rp.add_argument("version", nargs="?", default=None, metavar="VERSION")
+    rp.add_argument("--reason", default=None, help="recorded in the tag message")
+    rm = rsub.add_parser("migrate", help="convert an old registry/models.json into GTO tags (once)")
+    rm.add_argument("--from", dest="source", default="registry/models.json", metavar="FILE")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -276,15 +285,24 @@ def _summary(args: argparse.Namespace, cfg, *, progress: bool) -> int:
 
 
 def _registry(args: argparse.Namespace, cfg, *, progress: bool) -> int:
-    from mir.registry import load_registry
+    from mir import registry
 
-    versions = load_registry(cfg.registry.path)
-    if not versions:
-        print(f"{cfg.registry.path}: no registered models yet (run `mir flow retrain`)")
-    for v in versions:
-        m = v.get("metrics") or {}
-        print(f"{v['version']:>5}  {v['status']:<10} {v.get('created', ''):<20}  acc {m.get('accuracy', '—')}"
-              f"  f1 {m.get('macro_f1', '—')}  {','.join(v.get('genres', []))}  {v.get('reason', '')}")
+    if args.registry_command == "get":
+        entry = registry.get(cfg, args.version, args.out)
+        print(f"{entry['artifact']}@{entry['version']} ({entry['status']}) -> {args.out} "
+              f"(model.keras md5 {entry['model_md5']})")
+        return 0
+    if args.registry_command == "promote":
+        entry = registry.promote(cfg, args.version, reason=args.reason)
+        print(f"{entry['artifact']}@{entry['version']}: {entry['status']}")
+        return 0
+    if args.registry_command == "migrate":
+        from mir.registry.migrate import migrate
+
+        migrate(cfg, args.source)
+        return 0
+    for line in registry.show_lines(cfg):
+        print(line)
     return 0
 
 

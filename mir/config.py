@@ -237,11 +237,13 @@ class InferenceParams(_Section):
 
 
 class RegistryParams(_Section):
-    """The model registry (mir.registry) and when a retrained model replaces the champion."""
+    """The model registry (mir.registry: a DVC artifact + GTO tags) and when a retrained model replaces the champion."""
 
-    path: str = "registry/models.json"  # git-tracked list of versions
-    champion_dir: str = "registry/champion"  # working copy of the champion's model files (git-ignored)
+    dir: str = "registry"  # <dir>/genre-classifier/<version>.json: each version's metadata (git-tracked)
+    champion_dir: str = "registry/champion"  # cache of the champion's model files (git-ignored, rebuilt by MD5)
     tolerance: float = Field(default=0.02, ge=0, le=1)  # largest accepted drop on the old genres
+    commit: Literal["auto", "off"] = "auto"  # auto: commit dvc.lock, metrics, registry/ before tagging
+    push: bool = False  # push the commit, the tags and the model (dvc push) after registering
 
 
 class RetrainParams(_Section):

@@ -8,10 +8,10 @@
 3. :func:`mir.repro.dvc_repro` — rerun the pipeline *through DVC*, so ``dvc.lock`` records
    the new raw audio, features and model.
 4. :func:`compare` — score the challenger (``models/``) and the champion
-   (``registry.champion_dir``) on the same test clips: the current test split's
+   (fetched from the registry into ``registry.champion_dir``) on the same test clips: the current test split's
    clips of the champion's genres.
 5. :func:`decide` — :func:`mir.registry.should_promote`; register the challenger
-   and promote it or mark it rejected.
+   (a commit + GTO tags) and promote it (champion stage) or reject it (deregistered, with the reason).
 6. :func:`write_summary` — ``reports/runs/<run-id>.html``, one offline page.
 
 ``flows/retrain.py`` wires these as Prefect tasks; nothing here imports Prefect.
@@ -152,7 +152,7 @@ def compare(cfg: "Config") -> dict[str, Any]:
     """
     from mir.features.extract import FeatureStore
     from mir.io import read_json
-    from mir.registry import champion, champion_dir, summarize_metrics
+    from mir.registry import RegistryError, champion, champion_model_dir, summarize_metrics
 
     everything = summarize_metrics(read_json(Path(cfg.paths.metrics) / "eval.json"))
     champ = champion(cfg)
@@ -160,12 +160,13 @@ def compare(cfg: "Config") -> dict[str, Any]:
         return {"genres": [], "n": everything.get("n"), "basis": "no champion", "champion": None,
                 "challenger": everything, "challenger_all": everything}
     genres = sorted(champ["genres"])
-    cdir = champion_dir(cfg)
-    from mir.model.bundle import model_files
-
-    has_model = model_files(cdir)[0].exists()
-    if not has_model or not _same_features(cdir, cfg):
-        why = "champion model files missing" if not has_model else "feature parameters changed"
+    try:  # the champion's files, fetched from the registry (dvc artifacts get) when the cache differs by MD5
+        cdir, why = champion_model_dir(cfg, entry=champ), ""
+    except RegistryError as err:
+        cdir, why = None, f"champion model files unavailable: {err}"
+    if cdir is not None and not _same_features(cdir, cfg):
+        why = "feature parameters changed"
+    if why:
         chall = {**everything, "per_class": {g: everything["per_class"][g] for g in genres
                                              if g in everything["per_class"]}}
         return {"genres": genres, "n": everything.get("n"), "champion": champ["metrics"], "challenger": chall,
@@ -193,17 +194,15 @@ def decide(cfg: "Config", comparison: dict[str, Any], *, run_id: str, new_genres
     ok, reason = registry.should_promote(comparison["challenger"], comparison["champion"],
                                          tolerance=cfg.registry.tolerance)
     before = registry.champion(cfg)
-    entry = registry.register(cfg, metrics=comparison["challenger_all"], reason=reason, extra={
-        "run_id": run_id, "new_genres": new_genres,
+    entry = registry.register(cfg, decision="promoted" if ok else "rejected", reason=reason,
+                              metrics=comparison["challenger_all"], extra={
+        "run_id": run_id, "run_page": summary_path(cfg, run_id).as_posix(), "new_genres": new_genres,
         "comparison": {k: comparison[k] for k in ("genres", "n", "basis", "champion", "challenger")},
         "compared_with": None if before is None else before["version"],
         **({"new_music_run": new_music_run} if new_music_run else {}),
     })
-    if ok:
-        entry = registry.promote(cfg, entry["version"], reason=reason)
-    else:
-        entry = registry.set_status(cfg, entry["version"], "rejected", reason=reason)
-    print(f"retrain: {entry['version']} {'promoted to champion' if ok else 'rejected'}: {reason}")
+    print(f"retrain: {entry['version']} {'promoted to champion' if ok else 'rejected'}"
+          f"{' (not committed: registry.commit off)' if entry['status'] == 'uncommitted' else ''}: {reason}")
     return {"version": entry["version"], "promoted": ok, "reason": reason, "status": entry["status"],
             "genres": entry["genres"], "previous_champion": None if before is None else before["version"]}
 
@@ -312,7 +311,7 @@ def write_summary(cfg: "Config", result: dict[str, Any], *, run_id: str) -> Path
     """``reports/runs/<run-id>.html``: what was found, checked, trained and decided (offline, escaped)."""
     from mir.io import write_text
     from mir.provenance import utc_now
-    from mir.registry import load_registry
+    from mir.registry import versions as registry_versions
     from mir.reports.html import render
 
     found = result.get("found") or {}
@@ -346,9 +345,9 @@ def write_summary(cfg: "Config", result: dict[str, Any], *, run_id: str) -> Path
         challenger_all = {"accuracy": a.get("accuracy"), "macro_f1": a.get("macro_f1"),
                           "rows": [[g, float(v.get("recall", 0)), float(v.get("f1", 0)), v.get("support", "")]
                                    for g, v in sorted((a.get("per_class") or {}).items())]}
-    registry = [[v["version"], v["status"], v.get("created", ""), ", ".join(v.get("genres", [])),
+    registry = [[v["version"], v["status"], v.get("registered", ""), ", ".join(v.get("genres", [])),
                  (v.get("metrics") or {}).get("accuracy", ""), v.get("reason", "")]
-                for v in reversed(load_registry(cfg.registry.path))]
+                for v in reversed(registry_versions(cfg))]
     html = render("retrain_run.html", title="mir — retraining run", subtitle=run_id, facts=facts,
                   validation=validation, decision=decision, comparison=comparison, tolerance=cfg.registry.tolerance,
                   challenger_all=challenger_all, registry=registry,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +75,20 @@ def project_folders(root: Path) -> None:
     for d in ("data/incoming", "data/labelled"):
         (root / d).mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / d / "README.md", root / d / "README.md")
+
+
+def git_repo(root: Path) -> None:
+    """``git init`` + ``dvc init`` in ``root`` with a committer identity for this process (what GTO's tags need),
+    and a first commit of what is there (a clone's state)."""
+    import sys
+
+    for k, v in {"GIT_AUTHOR_NAME": "mir test", "GIT_AUTHOR_EMAIL": "test@example.org",
+                 "GIT_COMMITTER_NAME": "mir test", "GIT_COMMITTER_EMAIL": "test@example.org"}.items():
+        os.environ.setdefault(k, v)
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True, capture_output=True)
+    subprocess.run([str(Path(sys.executable).parent / "dvc"), "init", "-q"], cwd=root, check=True)
+    for args in (["add", "-A"], ["commit", "-q", "-m", "project"]):
+        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
 
 
 @pytest.fixture

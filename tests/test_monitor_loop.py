@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT, TINY, _merge, project_folders, tone, write_audio
+from tests.conftest import ROOT, TINY, _merge, git_repo, project_folders, tone, write_audio
 
 pytestmark = pytest.mark.slow
 BIN = str(Path(sys.executable).parent)
@@ -64,7 +64,7 @@ def proj(tmp_path_factory, harness):
     params["evaluate"]["baseline"] = "none"
     params["registry"]["tolerance"] = 1.0
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    _run("dvc", "init", "--no-scm", "-q", cwd=root)
+    git_repo(root)  # a clone: git + DVC (the registry's versions are GTO tags on commits)
     mp = pytest.MonkeyPatch()
     mp.chdir(root)
     mp.delenv("MIR_PARAMS", raising=False)
@@ -77,7 +77,7 @@ def test_own_music_is_versioned_monitored_twice_and_a_new_genre_is_retrained(pro
     from flows.retrain import retrain_on_new_genres
     from mir.config import load_config
     from mir.monitoring.history import load_history
-    from mir.registry import load_registry
+    from mir.registry import versions
     from mir.reports.site import build_report
 
     root, music, incoming = proj
@@ -96,7 +96,7 @@ def test_own_music_is_versioned_monitored_twice_and_a_new_genre_is_retrained(pro
     assert json.loads(_run("dvc", "status", "--json", cwd=root) or "{}") == {}  # nothing changed: a no-op
 
     first = retrain_on_new_genres(targets=["evaluate"])  # registers the first model as champion v1
-    assert first["decision"]["version"] == "v1" and first["decision"]["promoted"]
+    assert first["decision"]["version"] == "v1.0.0" and first["decision"]["promoted"]
 
     # 2. songs of a genre the champion does not know arrive, labelled; the scheduled flow runs
     for i in range(6):
@@ -112,7 +112,7 @@ def test_own_music_is_versioned_monitored_twice_and_a_new_genre_is_retrained(pro
     cfg = load_config()
     hist = load_history(cfg)
     assert len(hist) == 2 and [h["origin"] for h in hist] == ["stage", f"flow {flow_run}"]
-    assert hist[0]["model_version"] == "unregistered" and hist[1]["model_version"] == "v1"
+    assert hist[0]["model_version"] == "unregistered" and hist[1]["model_version"] == "v1.0.0"
     assert hist[1]["mir_n_songs"] == 12 and hist[0]["mir_n_songs"] == 6
     index = build_report(cfg, progress=False).read_text()
     assert "2 monitor run(s)" in index and index.count('class="dvc-plot"') == 4
@@ -121,8 +121,8 @@ def test_own_music_is_versioned_monitored_twice_and_a_new_genre_is_retrained(pro
     rt = res["retrain"]
     assert rt["found"]["new"] == ["buzz"] and rt["action"] == "retrained"
     assert rt["comparison"]["basis"].startswith("same test clips") and rt["comparison"]["genres"] == ["chime", "drone"]
-    entry = load_registry(root / "registry/models.json")[-1]
-    assert entry["version"] == "v2" and entry["genres"] == ["buzz", "chime", "drone"]
+    entry = versions(cfg)[-1]
+    assert entry["version"] == "v2.0.0" and entry["genres"] == ["buzz", "chime", "drone"]
     assert entry["status"] in ("champion", "rejected") and entry["reason"]
     assert entry["new_music_run"]["monitor_flow_run"] == flow_run and entry["new_music_run"]["genres"] == ["buzz"]
     assert entry["new_music_run"]["snapshot_id"] == hist[1]["snapshot_id"]

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT, TINY, _merge, project_folders
+from tests.conftest import ROOT, TINY, _merge, git_repo, project_folders
 
 pytestmark = pytest.mark.slow
 TARGETS = ["evaluate"]
@@ -41,7 +41,7 @@ def proj(tmp_path_factory, harness):
     params["evaluate"]["baseline"] = "none"
     params["registry"]["tolerance"] = 1.0
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    subprocess.run([str(Path(sys.executable).parent / "dvc"), "init", "--no-scm", "-q"], cwd=root, check=True)
+    git_repo(root)  # a clone: git + DVC, one commit (the registry's versions are GTO tags on commits)
     mp = pytest.MonkeyPatch()
     mp.chdir(root)
     mp.delenv("MIR_PARAMS", raising=False)
@@ -54,7 +54,10 @@ def _set(root: Path, params: dict) -> None:
 
 
 def _registry(root: Path) -> list[dict]:
-    return json.loads((root / "registry/models.json").read_text())["versions"]
+    from mir.config import load_config
+    from mir.registry import versions
+
+    return versions(load_config())
 
 
 def test_deployments_register_with_cron_schedules(harness):
@@ -80,7 +83,7 @@ def test_new_genre_is_trained_and_promoted(proj):
 
     root, params = proj
     first = retrain_on_new_genres(targets=TARGETS)  # no champion yet: every genre is new
-    assert first["decision"]["promoted"] and first["decision"]["version"] == "v1"
+    assert first["decision"]["promoted"] and first["decision"]["version"] == "v1.0.0"
     assert retrain_on_new_genres(targets=TARGETS)["action"] == "nothing new"  # nothing changed: nothing runs
 
     params["synth"]["genres"] = [*params["synth"]["genres"], "jazz"]
@@ -92,19 +95,29 @@ def test_new_genre_is_trained_and_promoted(proj):
     assert res["decision"]["promoted"], res["decision"]["reason"]
 
     champ = next(v for v in _registry(root) if v["status"] == "champion")
-    assert champ["version"] == "v2" and "jazz" in champ["genres"] and champ["new_genres"] == ["jazz"]
-    assert champ["compared_with"] == "v1" and champ["data_hash"]["data/raw"].endswith(".dir")
-    assert champ["params"]["synth"]["genres"][-1] == "jazz"
+    assert champ["version"] == "v2.0.0" and "jazz" in champ["genres"] and champ["new_genres"] == ["jazz"]
+    assert champ["compared_with"] == "v1.0.0" and champ["data_hash"]["data/raw"].endswith(".dir")
+    assert champ["params"]["synth"]["genres"][-1] == "jazz" and champ["run_page"] == res["summary"]
     assert [v["status"] for v in _registry(root)] == ["retired", "champion"]
-    labels = json.loads((root / "registry/champion/labels.json").read_text())
-    assert "jazz" in labels["genres"]
+    # the version is a commit (dvc.lock, params, metrics, its metadata) with GTO's tags, readable without mir
+    tags = subprocess.run(["git", "tag"], capture_output=True, text=True, check=True).stdout.split()
+    assert {"genre-classifier@v1.0.0", "genre-classifier@v2.0.0"} <= set(tags)
+    assert sum(t.startswith("genre-classifier#champion#") for t in tags) == 2
+    got = subprocess.run([str(Path(sys.executable).parent / "dvc"), "artifacts", "get", ".", "genre-classifier",
+                          "--stage", "champion", "-o", "fetched"], capture_output=True, text=True)
+    assert got.returncode == 0, got.stderr
+    from mir.io import file_digest
+
+    assert file_digest(root / "fetched/model.keras", algorithm="md5") == champ["model_md5"]
+    assert "jazz" in json.loads((root / "fetched/labels.json").read_text())["genres"]
     page = Path(res["summary"]).read_text()
     assert "jazz" in page and "promoted to champion" in page and "http" not in page.replace('href="../', "")
 
 
 def test_worse_challenger_is_not_promoted(proj):
     from flows.retrain import retrain_on_new_genres
-    from mir.registry import load_registry
+    from mir.config import load_config
+    from mir.registry import champion_model_dir
 
     root, params = proj
     before = next(v for v in _registry(root) if v["status"] == "champion")
@@ -116,9 +129,11 @@ def test_worse_challenger_is_not_promoted(proj):
     assert res["comparison"]["basis"].startswith("same test clips")
     assert not res["decision"]["promoted"], res["decision"]
     assert "does not know the champion's genre(s) rock" in res["decision"]["reason"]
-    versions = load_registry(root / "registry/models.json")
+    versions = _registry(root)
     assert [v["status"] for v in versions] == ["retired", "champion", "rejected"]
     assert versions[1]["version"] == before["version"]
+    assert "does not know the champion's genre(s) rock" in versions[2]["deprecation"]  # the deregistration tag
     from mir.io import file_digest
 
-    assert file_digest(root / "registry/champion/model.keras", algorithm="md5") == before["model_md5"]
+    champ_dir = champion_model_dir(load_config())  # the cache of the champion's files, checked by MD5
+    assert file_digest(champ_dir / "model.keras", algorithm="md5") == before["model_md5"]

@@ -41,6 +41,7 @@ def _build(monkeypatch, champion=None, raise_=None):
         return champion
 
     fake.champion = champ
+    fake.NotARepo = type("NotARepo", (ValueError,), {})
     monkeypatch.setitem(sys.modules, "mir.registry", fake)
     cfg = load_config("params.yaml")
     return cfg, build_report(cfg, progress=False).read_text()
@@ -88,7 +89,7 @@ def test_params_diff_against_the_champion(run_outputs, monkeypatch):
     params["train"] = {**params["train"], "epochs": 999, "learning_rate": 0.5}
     params["synth"] = {**params["synth"], "genres": ["classical", EVIL]}
     entry = {"version": "v3", "created": "2025-01-01T00:00:00Z", "genres": ["classical", EVIL],
-             "metrics": {"accuracy": 0.5, "macro_f1": 0.4}, "params": params, "git_commit": EVIL}
+             "metrics": {"accuracy": 0.5, "macro_f1": 0.4}, "params": params, "commit": EVIL, "artifact": EVIL}
     _, html = _build(monkeypatch, champion=entry)
     assert "v3" in html and "no champion yet" not in html
     rows = re.findall(r"<tr><td>([a-z_.]+)</td><td[^>]*>([^<]*)</td><td[^>]*>([^<]*)</td></tr>", html)
@@ -100,7 +101,7 @@ def test_params_diff_against_the_champion(run_outputs, monkeypatch):
 
 
 def test_unreadable_registry_does_not_stop_the_report(run_outputs, monkeypatch):
-    _, html = _build(monkeypatch, raise_=ValueError("registry/models.json: not valid JSON"))
+    _, html = _build(monkeypatch, raise_=ValueError("damaged registry: registry/genre-classifier/v1.0.0.json: …"))
     assert "the registry can&#x27;t be read" in html
 
 

@@ -55,26 +55,30 @@ VERSION_COLUMN = "mir_model_version"
 
 
 def model_version(cfg: "Config") -> str:
-    """The registry version of the model in ``paths.models`` (matched by MD5), else ``unregistered``."""
+    """The registry version of the model in ``paths.models`` (matched by MD5), else ``unregistered``.
+
+    Outside a git repository, or before the first registration, nothing is registered; a registry that can't be
+    read raises :class:`mir.registry.RegistryError` (one line) instead of calling the model unregistered."""
     from mir.io import file_digest
-    from mir.registry import load_registry
+    from mir.registry import NotARepo, versions
 
     path = Path(cfg.paths.models) / "model.keras"
+    if not path.exists():
+        return "unregistered"
     try:
-        versions = load_registry(cfg.registry.path)
-    except ValueError:
-        versions = []
-    if not path.exists() or not versions:
+        found = versions(cfg)
+    except NotARepo:
         return "unregistered"
     md5 = file_digest(path, algorithm="md5")
-    match = [v for v in versions if v.get("model_md5") == md5]
+    match = [v for v in found if v.get("model_md5") == md5]
     return match[-1]["version"] if match else "unregistered"
 
 
 def _version_number(version: str) -> float:
-    """``v3`` → 3 (the dashboard plots a number); ``unregistered`` → 0."""
-    v = str(version)
-    return float(v[1:]) if v.startswith("v") and v[1:].isdigit() else 0.0
+    """``v3.0.0`` (or ``v3``) → 3 (the dashboard plots a number); ``unregistered`` → 0."""
+    from mir.registry import version_number
+
+    return version_number(version)
 
 
 def _as_record(verdict: "DriftRecord | Mapping[str, Any]") -> "DriftRecord":
@@ -248,7 +252,7 @@ def dashboard_panels(genres: list[str]) -> list:
         line_plot_panel(title="Predicted-genre shares", size="half",
                         values=[mv(PRED_PREFIX + g, g) for g in genres]),
         line_plot_panel(title="Model version (registry) per run", size="half",
-                        description="v1 = 1, v2 = 2, …; 0 = a model not in the registry",
+                        description="v1.0.0 = 1, v2.0.0 = 2, …; 0 = a model not in the registry",
                         values=[mv(VERSION_COLUMN, "model version")]),
     ]
 
@@ -268,7 +272,7 @@ def _ensure_dashboard(ws, project, genres: list[str]) -> None:
 
 def record(cfg: "Config", *, reference: "pd.DataFrame", current: "pd.DataFrame", columns: list[str],
            categorical: list[str], verdict: "DriftRecord | Mapping[str, Any]", genres: list[str], origin: str,
-           timestamp: _dt.datetime | None = None) -> dict[str, Any]:
+           timestamp: _dt.datetime | None = None, version: str | None = None) -> dict[str, Any]:
     """Add this monitor run to the workspace as one Evidently snapshot; return where it went.
 
     Parameters
@@ -300,7 +304,7 @@ def record(cfg: "Config", *, reference: "pd.DataFrame", current: "pd.DataFrame",
     from evidently.presets import DataDriftPreset
 
     rec = _as_record(verdict)
-    version = model_version(cfg)
+    version = model_version(cfg) if version is None else version
     summary = summary_of(rec, genres=genres, version=version)
     summary["mir_drift_run"] = 1.0
     ts = timestamp or _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)

@@ -172,13 +172,15 @@ def analyse_folder(cfg: "Config", bundle: "ModelBundle", ref: Reference, new_dir
     return pd.concat(tables, ignore_index=True), rejected
 
 
-def _record(cfg: "Config", ref: Reference, songs: "pd.DataFrame", record: "DriftRecord", *, origin: str) -> dict:
+def _record(cfg: "Config", ref: Reference, songs: "pd.DataFrame", record: "DriftRecord", *, origin: str,
+            version: str) -> dict:
     """Add the run to the Evidently workspace (:func:`mir.monitoring.history.record`); a failure is one line."""
     from mir.monitoring import history
 
     try:
         h = history.record(cfg, reference=ref.table, current=songs, columns=drift_columns(ref, songs),
-                           categorical=[PRED_COLUMN], verdict=record, genres=ref.genres, origin=origin)
+                           categorical=[PRED_COLUMN], verdict=record, genres=ref.genres, origin=origin,
+                           version=version)
     except Exception as err:  # noqa: BLE001 - the reports are written; the history is an extra
         print(f"monitor: the run was not added to the Evidently workspace {cfg.monitor.workspace}: {err}")
         return {"error": str(err)}
@@ -290,11 +292,14 @@ def monitor(cfg: "Config", *, new_dir: str | Path | None = None, progress: bool 
             return _not_configured(cfg, why)
     new_dir = Path(new_dir)
     list_new_music(new_dir)  # fail fast (one clear line) on a missing or empty folder, before loading the model
+    from mir.monitoring.history import model_version
+
+    version = model_version(cfg)  # a damaged registry fails here, one line, before the work
     bundle = ModelBundle.load(cfg.paths.models)
     ref = build_reference(cfg, bundle)
     songs, rejected = analyse_folder(cfg, bundle, ref, new_dir, progress=progress)
     record, lab = _reports(cfg, ref, songs, rejected, new_dir)
-    record.history = _record(cfg, ref, songs, record, origin=origin)
+    record.history = _record(cfg, ref, songs, record, origin=origin, version=version)
     out = record.to_json()
     write_json(Path(cfg.paths.metrics) / "drift.json", out)
     _print_summary(cfg, out, rejected, lab.metrics)

@@ -1,4 +1,11 @@
-"""One entry of the model registry (``registry.path``, default ``registry/models.json``)."""
+"""A registered model version's metadata: ``registry/genre-classifier/<version>.json`` (git-tracked).
+
+The version itself, its champion stage and its deprecation are GTO's git tags (:mod:`mir.registry`); this file
+holds what mir adds: the decision and its reason, the comparison on the old genres, the metrics per genre, the
+params and their hash, the DVC hashes of the data and the model. It is committed in the very commit the
+version's tag points to, so ``git show genre-classifier@v2.0.0:registry/genre-classifier/v2.0.0.json`` reads it
+without mir.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mir.records.evaluation import Scores
 
-#: The registry file's format version.
-SCHEMA = 1
-Status = Literal["champion", "challenger", "rejected", "retired"]
-STATUSES: tuple[str, ...] = ("champion", "challenger", "rejected", "retired")
+#: The metadata file's format version.
+SCHEMA = 2
+Decision = Literal["promoted", "rejected", "registered"]
+#: What ``mir registry show`` reports per version (derived from GTO's tags, not stored).
+STATUSES: tuple[str, ...] = ("champion", "retired", "rejected", "registered", "interrupted")
 
 
 class Comparison(BaseModel):
@@ -26,14 +34,17 @@ class Comparison(BaseModel):
     challenger: Scores
 
 
-class RegistryEntry(BaseModel):
-    """A registered model version: its metrics, its provenance and the decision taken on it."""
+class VersionRecord(BaseModel):
+    """One registered model version: its metrics, its provenance and the decision taken on it."""
 
     model_config = ConfigDict(extra="forbid")
 
+    schema_: int = Field(default=SCHEMA, alias="schema")
+    artifact: str
     version: str
     created: str
-    status: Status
+    decision: Decision
+    reason: str = ""
     genres: list[str] = Field(min_length=1)
     metrics: Scores
     params: dict[str, Any]
@@ -41,27 +52,17 @@ class RegistryEntry(BaseModel):
     data_hash: dict[str, str] = {}
     models_hash: str | None = None
     model_md5: str
-    git_commit: str | None = None
-    reason: str = ""
+    trained_from: str | None = None  # the commit HEAD was on when the model was registered
     # set by the retrain flow
     run_id: str | None = None
+    run_page: str | None = None
     new_genres: list[str] | None = None
     comparison: Comparison | None = None
     compared_with: str | None = None
     new_music_run: dict[str, Any] | None = None
-    # set by status changes
-    promoted: str | None = None
-    retired: str | None = None
+    # set by `mir registry migrate`
+    migrated: dict[str, Any] | None = None
 
     def dump(self) -> dict[str, Any]:
-        """The JSON form: unset optional fields are left out (entries stay short and diffs readable)."""
-        return self.model_dump(mode="json", exclude_unset=True)
-
-
-class RegistryFile(BaseModel):
-    """The registry file: ``{"schema": 1, "versions": [entry, …]}``, oldest first."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    schema_: int = Field(default=SCHEMA, alias="schema")
-    versions: list[RegistryEntry] = []
+        """The JSON form: unset optional fields are left out (files stay short and diffs readable)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True) | {"schema": self.schema_}

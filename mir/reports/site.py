@@ -11,6 +11,7 @@ champion's (:func:`mir.registry.champion`). Nothing is loaded from the network.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -53,12 +54,15 @@ def params_diff(current: dict, champion: dict) -> list[tuple[str, Any, Any]]:
 def current_champion(cfg: "Config") -> tuple[dict | None, str]:
     """The registry's champion entry and a note (why there is none)."""
     try:
-        from mir.registry import champion
+        from mir.registry import NotARepo, champion
     except ImportError:
         return None, "no champion yet (no model registry)"
     try:
         entry = champion(cfg)
-    except Exception as err:  # a broken registry file must not stop the report  # noqa: BLE001
+    except NotARepo:
+        return None, "no champion yet (not a git repository: no model registry)"
+    except Exception as err:  # a damaged registry must not stop the report; it is said, not hidden  # noqa: BLE001
+        print(f"report: the registry can't be read: {err}", file=sys.stderr)
         return None, f"no champion: the registry can't be read ({err})"
     return entry, "" if entry else "no champion yet"
 
