@@ -18,8 +18,9 @@ body (:mod:`mir.model.bodies`, through :class:`mir.model.inference.Engine` and i
   stopping with patience 8 on 15 % of the training folds' clips; plain chunks, no augmentation: a proxy for
   ``mir train``) on one body's pooled features; ``head msd_musicnn`` is today's default;
 - ``head msd_musicnn + tags``: the same on MSD_musicnn's features and its 50 tag probabilities (the taggram);
-- ``head concat …``: one head on several bodies' features side by side (``train.bodies``);
-- ``avg …``: the mean log-probability of separate heads, one per body (an ensemble over bodies);
+- ``head concat …``: one head on several bodies' features side by side (``train.bodies``): MSD_musicnn with
+  each other body, and all of them;
+- ``avg …``: the mean log-probability of separate heads, one per body (an ensemble over the same combinations);
 - ``ridge … mean‖std``: track-level linear probing as MARBLE/JukeMIR do it — the mean and standard deviation
   over the clip's chunks, standardised, a ridge classifier whose strength is chosen by an inner grouped CV.
 
@@ -31,7 +32,6 @@ Prints each candidate's mean accuracy over folds × repetitions, its paired diff
 from __future__ import annotations
 
 import argparse
-import itertools
 import re
 import sys
 import tempfile
@@ -136,11 +136,11 @@ def candidates(F: dict[str, np.ndarray], bodies: list[str]) -> tuple[dict, dict,
     T = {b: tags(b) for b in bodies}
     if "msd_musicnn" in bodies:
         heads["head msd_musicnn + tags"] = np.concatenate([F["msd_musicnn"], T["msd_musicnn"]], axis=2)
-    for r in range(2, len(bodies) + 1):
-        for combo in itertools.combinations(bodies, r):
-            heads["head concat " + "+".join(combo)] = np.concatenate([F[b] for b in combo], axis=2)
-    ens = {"avg " + "+".join(c): [f"head {b}" for b in c]
-           for r in range(2, len(bodies) + 1) for c in itertools.combinations(bodies, r)}
+    # today's body with each other one, and all of them (not every subset: 2 cores)
+    combos = [(bodies[0], b) for b in bodies[1:]] + ([tuple(bodies)] if len(bodies) > 2 else [])
+    for combo in combos:
+        heads["head concat " + "+".join(combo)] = np.concatenate([F[b] for b in combo], axis=2)
+    ens = {"avg " + "+".join(c): [f"head {b}" for b in c] for c in combos}
     ms = lambda A: np.concatenate([A.mean(1), A.std(1)], axis=1)  # noqa: E731
     ridges = {f"ridge {b} features mean‖std": ms(F[b]) for b in bodies}
     ridges.update({f"ridge {b} tags mean‖std": ms(T[b]) for b in bodies})

@@ -4,15 +4,11 @@ The ``musicnn`` package (ISC licence, installed by ``make install`` with ``pip i
 musicnn==0.1.0``: its own pins ask for numpy < 1.17) ships four TensorFlow-1 checkpoints, each trained on
 50 tags, :data:`BODIES`:
 
-============== ================ ========================================================= =========
-body           folder           network                                                   tags
-============== ================ ========================================================= =========
-``msd_musicnn`` ``MSD_musicnn``  musicnn: timbral + temporal front end, dense mid end,       MSD (50)
-                                 max/mean pool (1 506) → Dense 200 → 50 tags
-``mtt_musicnn`` ``MTT_musicnn``  the same network trained on MagnaTagATune                  MTT (50)
-``msd_vgg``     ``MSD_vgg``      VGG: 5 × [3×3 conv 128 → BN → max pool] (256) → 50 tags    MSD (50)
-``mtt_vgg``     ``MTT_vgg``      the same network trained on MagnaTagATune                  MTT (50)
-============== ================ ========================================================= =========
+- ``msd_musicnn`` (folder ``MSD_musicnn``): musicnn — timbral + temporal front end, dense mid end, max/mean
+  pool (1 506) → Dense 200 → 50 MSD tags;
+- ``mtt_musicnn`` (``MTT_musicnn``): the same network trained on MagnaTagATune (50 MTT tags);
+- ``msd_vgg`` (``MSD_vgg``): VGG — 5 × [3×3 conv 128 → BN → max pool] (256) → 50 MSD tags;
+- ``mtt_vgg`` (``MTT_vgg``): the same network trained on MagnaTagATune (50 MTT tags).
 
 :func:`body_weights` reads a checkpoint once with TensorFlow's checkpoint reader and caches the arrays as
 ``.npz`` (``$MIR_CACHE`` or ``~/.cache/mir``), so the JAX and PyTorch backends can build the models on a
