@@ -243,15 +243,21 @@ def clear_owned(root: str | os.PathLike[str], *, layout: str) -> tuple[list[Path
 
 
 def check_writable(folder: str | os.PathLike[str], *, what: str | None = None) -> Path:
-    """Create ``folder`` if needed and check a file can be written there (raise :class:`NotWritable`).
+    """Check a file can be written in ``folder``, or, when it does not exist yet, that its nearest existing
+    ancestor is a folder that can be written (raise :class:`NotWritable`). Nothing is created: a stage that
+    then refuses its output folder (:class:`OutputCollision`) leaves the tree as it was.
 
     Run before a stage starts, so a read-only or impossible output folder stops it before the work.
     """
     p = Path(folder)
     name = f"{what}: {p}" if what else str(p)
+    probe_dir = p
+    while not probe_dir.exists() and probe_dir != probe_dir.parent:
+        probe_dir = probe_dir.parent
     try:
-        p.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=p, prefix=_temp_prefix("write-check"))
+        if not probe_dir.is_dir():
+            raise NotADirectoryError(f"{probe_dir} is not a folder")
+        fd, probe = tempfile.mkstemp(dir=probe_dir, prefix=_temp_prefix("write-check"))
         os.close(fd)
         os.unlink(probe)
     except OSError as err:

@@ -130,7 +130,10 @@ class ModelBundle:
         model_path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(model_path) as tmp:
             self.model.save(tmp)
-        write_json(card_path, self.card.model_dump(mode="json"))
+        card = self.card.model_dump(mode="json")
+        if card.get("bodies") is None:  # a model without pretrained bodies: the card says nothing about them
+            card.pop("bodies", None)
+        write_json(card_path, card)
         return model_path
 
     def engine(self, cfg: "Config | None" = None, **kwargs: Any) -> "Engine":
