@@ -23,7 +23,7 @@ Sets (from file names, sidecars, ID3 tags and ``new_sources/labels.csv`` only):
 Prints, per score, the AUROC of new genre vs known genre from another source (95 % bootstrap interval) and the
 share of each set flagged at the valid-calibrated threshold (95 % Wilson interval), then per source (Debian
 package) for the default score. Last line: ``new_genre_auroc=X known_other_flagged_new_genre=Y`` for the score
-``mir monitor`` uses as ``new_genre`` with ``train.bodies`` as in params.yaml.
+``mir monitor`` uses as ``new_genre`` with ``monitor.tag_bodies`` as in params.yaml.
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     bodies = args.bodies.split(",")
     out = body_outputs(sets, bodies, args.work)
-    default = yaml.safe_load((ROOT / "params.yaml").read_text())["train"].get("bodies") or ["msd_musicnn"]
+    default = yaml.safe_load((ROOT / "params.yaml").read_text())["monitor"].get("tag_bodies") or ["msd_musicnn"]
     genres = sorted({p.parent.name for p in sets["train"]})
     y = np.array([genres.index(p.parent.name) for p in sets["train"]])
     ls = ood.fit_layer_spaces(out["train"]["stats"], y, n_classes=len(genres), shrinkage=0.5)

@@ -164,7 +164,7 @@ class TrainParams(_Section):
     arch: Literal["musicnn", "shortchunk_res", "cnn", "fma_cnn", "melgram_cnn", "crnn"] = "musicnn"
     # arch musicnn: the frozen pretrained bodies (mir.model.pretrained.BODIES) whose features feed one head
     bodies: list[Literal["msd_musicnn", "mtt_musicnn", "msd_vgg", "mtt_vgg"]] = Field(
-        default=["msd_musicnn", "msd_vgg"], min_length=1)
+        default=["msd_musicnn"], min_length=1)
     chunk_frames: int | None = Field(default=None, ge=8)  # null: the architecture's default
     crops_per_clip: int = Field(default=8, ge=1)
     epochs: int = Field(default=30, ge=1)
@@ -222,6 +222,9 @@ class MonitorParams(_Section):
     ood_shrinkage: float = Field(default=0.5, gt=0, le=1)  # covariance shrinkage of those distances
     unknown_alpha: float = Field(default=0.001, gt=0, lt=1)  # drift too when this many flagged unknown is this unlikely
     max_reference_clips: int = Field(default=2000, ge=10)  # training clips in the reference (seeded sample)
+    # new_genre: cosine 5-NN in these pretrained taggers' tag space (with musicnn's features; [] or other
+    # features: the relative Mahalanobis distance on the model's own layers)
+    tag_bodies: list[Literal["msd_musicnn", "mtt_musicnn", "msd_vgg", "mtt_vgg"]] = ["msd_musicnn", "msd_vgg"]
     workspace: str = "evidently"  # local Evidently workspace: one snapshot per monitor run (git-ignored, not DVC)
     project: str = "mir new music"  # the workspace project (dashboard) the runs are added to
 

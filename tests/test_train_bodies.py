@@ -1,5 +1,5 @@
-"""``train.bodies``: the pretrained bodies a ``musicnn`` model is built on, what its card records, and the
-novelty scores monitoring takes from every body's tags (with the method named as it ran)."""
+"""``train.bodies``: the pretrained bodies a ``musicnn`` model is built on, what its card records; and
+``monitor.tag_bodies``: the taggers whose tags give ``new_genre`` (with the method named as it ran)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def test_bad_bodies_are_one_clear_error(train, match):
 
 
 def test_the_default_bodies_and_other_archs_ignore_bodies():
-    assert Config().train.bodies == ["msd_musicnn", "msd_vgg"]
+    assert Config().train.bodies == ["msd_musicnn"] and Config().monitor.tag_bodies == ["msd_musicnn", "msd_vgg"]
     Config.model_validate({"train": {"arch": "cnn", "bodies": ["msd_vgg"], "chunk_frames": 128},
                            "features": {"sample_rate": 22050}})
 
@@ -41,7 +41,7 @@ def test_a_two_body_model_keeps_its_bodies_and_gives_both_taggers_tags(tmp_path)
     from mir.model.inference import Engine
     from mir.model.pretrained import MUSICNN_FEATURES, body_weights, tag_logits
     from mir.config import FeatureParams
-    from mir.monitoring.reference import novelty_methods, tag_probs
+    from mir.monitoring.reference import novelty_methods, tag_bodies, tag_probs
 
     bodies = ["msd_musicnn", "msd_vgg"]
     model = build_model("musicnn", n_mels=96, n_frames=187, n_classes=3, bodies=bodies)
@@ -57,15 +57,22 @@ def test_a_two_body_model_keeps_its_bodies_and_gives_both_taggers_tags(tmp_path)
     rng = np.random.default_rng(0)
     X = np.clip(rng.uniform(-70, -20, (2, 96, 1)) + rng.normal(0, 8, (2, 96, 400)), -100, 0).astype(np.float32)
     engine = Engine(back.model, runtime="keras", cache_dir=None)
-    t = tag_probs(engine, back, X, [0, 1])
+    cfg = Config.model_validate({"inference": {"runtime": "keras", "cache_dir": str(tmp_path / "cache")},
+                                 "monitor": {"tag_bodies": bodies}})
+    t = tag_probs(cfg, engine, back, X, [0, 1])
     assert t.shape == (2, 100) and np.all((t > 0) & (t < 1))
     feats = engine.clip_body(X, [1])[0]["features"]
     want = 1 / (1 + np.exp(-tag_logits("msd_vgg", feats[:, 1506:], body_weights("msd_vgg")).mean(0)))
     np.testing.assert_allclose(t[1, 50:], want, rtol=1e-5)
 
-    words = novelty_methods(bundle=back, layers=None, weight_dist=1.0)
+    # a tagger the model does not have runs through its own engine: the same tags
+    other = tag_probs(cfg, engine, ModelBundle(model=back.model, genres=back.genres, features=back.features,
+                                               chunk_frames=187, arch="cnn"), X, [0, 1])
+    np.testing.assert_allclose(other, t, rtol=1e-4, atol=1e-5)
+    assert tag_bodies(Config.model_validate({"features": {"sample_rate": 22050}, "train": {"arch": "cnn"}})) == []
+    words = novelty_methods(bodies=tag_bodies(cfg), layers=None, weight_dist=1.0)
     assert "msd_musicnn 50 tags + msd_vgg 50 tags" in words["new_genre"] and "5 nearest" in words["new_genre"]
     scratch = ModelBundle(model=None, genres=["a"], features=FeatureParams(), chunk_frames=128, arch="cnn")
     assert scratch.tag_bodies == []
-    other = novelty_methods(bundle=scratch, layers=None, weight_dist=0.8)
-    assert "relative Mahalanobis" in other["new_genre"] and "0.8 : 0.2" in other["new_source"]
+    plain = novelty_methods(bodies=[], layers=None, weight_dist=0.8)
+    assert "relative Mahalanobis" in plain["new_genre"] and "0.8 : 0.2" in plain["new_source"]

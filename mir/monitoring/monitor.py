@@ -104,7 +104,8 @@ def _featurise(cfg: "Config", songs: list["NewSong"], rejected: list[dict], *, p
         yield rows, np.stack(mels)
 
 
-def _score(table: "pd.DataFrame", engine, bundle: "ModelBundle", ref: Reference, X: np.ndarray) -> None:
+def _score(cfg: "Config", table: "pd.DataFrame", engine, bundle: "ModelBundle", ref: Reference,
+           X: np.ndarray) -> None:
     """Add the prediction and both novelty scores of the songs (log-mels ``X``) to ``table``."""
     from mir.model.inference import softmax_rows
     from mir.monitoring import ood
@@ -126,7 +127,7 @@ def _score(table: "pd.DataFrame", engine, bundle: "ModelBundle", ref: Reference,
     if ref.novelty is not None:  # far from every genre relative to training music as a whole: a new genre
         table["genre_dist"] = genre_distance(space=ref.space, layers=ref.layers, background=ref.background,
                                              tag_reference=ref.tag_reference, emb=emb, stats=stats,
-                                             tags=lambda: tag_probs(engine, bundle, X, rows))
+                                             tags=lambda: tag_probs(cfg, engine, bundle, X, rows))
         table["new_genre_score"] = ood.ood_score(table["msp"].to_numpy(), table["genre_dist"].to_numpy(),
                                                  ref.novelty)
         table["new_genre"] = table["new_genre_score"].to_numpy() > ref.novelty.threshold
@@ -162,7 +163,7 @@ def analyse_folder(cfg: "Config", bundle: "ModelBundle", ref: Reference, new_dir
     tables = []
     for rows, X in _featurise(cfg, _check_songs(cfg, songs, rejected), rejected, progress=progress):
         part = pd.DataFrame(rows)
-        _score(part, engine, bundle, ref, X)  # every column is per song, given the reference
+        _score(cfg, part, engine, bundle, ref, X)  # every column is per song, given the reference
         tables.append(part)
         del X
     if not tables:

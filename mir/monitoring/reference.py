@@ -12,6 +12,7 @@ calibration clips here and on new music (:func:`mir.monitoring.monitor.analyse_f
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
 PRED_COLUMN = "pred_genre"
 
 __all__ = ["PRED_COLUMN", "Reference", "build_reference", "genre_distance", "pred_columns", "select_layers",
-           "stats_layers", "tag_probs", "unknown_distance"]
+           "stats_layers", "tag_bodies", "tag_probs", "unknown_distance"]
 
 
 @dataclass
@@ -69,36 +70,61 @@ def pred_columns(logp: np.ndarray, emb: np.ndarray, genres: list[str], pca_mean,
     return cols
 
 
-def tag_probs(engine, bundle: "ModelBundle", X, rows) -> "np.ndarray | None":
-    """Every pretrained body's 50 tag probabilities per clip, side by side (``bundle.tag_bodies``), or ``None``
-    for a model without pretrained bodies.
+def tag_bodies(cfg: "Config") -> list[str]:
+    """The taggers ``new_genre`` reads (``monitor.tag_bodies``), or ``[]`` when the features are not musicnn's
+    (then ``new_genre`` is the relative Mahalanobis distance on the model's own layers)."""
+    from mir.model.pretrained import MUSICNN_FEATURES
 
-    Per body: its tag logits from its slice of the cached body features (:func:`mir.model.pretrained.tag_logits`),
-    the mean over the clip's chunks, then the sigmoid. The body outputs come from the engine's per-clip cache
-    (``clip_outputs`` has just filled it).
+    f = cfg.features
+    if any(getattr(f, k) != v for k, v in MUSICNN_FEATURES.items()):
+        return []
+    return list(cfg.monitor.tag_bodies)
+
+
+@functools.cache
+def _tagger(body: str):
+    """Body ``body`` alone, frozen, as a model the engine can run (its head is never used)."""
+    from mir.model.architectures import pretrained_model
+
+    return pretrained_model(bodies=[body], n_classes=2)
+
+
+def tag_probs(cfg: "Config", engine, bundle: "ModelBundle", X, rows) -> "np.ndarray | None":
+    """The taggers' 50 tag probabilities per clip, side by side (:func:`tag_bodies`), or ``None`` without any.
+
+    Per body: its tag logits from its pooled features (:func:`mir.model.pretrained.tag_logits`), the mean over
+    the clip's chunks, then the sigmoid. A body of the model itself (``bundle.tag_bodies``) is read from the
+    model engine's per-clip cache (its slice of the body features); another runs through its own engine and
+    cache (the taggers do not depend on the trained head, so a retrained head reuses them).
     """
-    bodies = bundle.tag_bodies
+    bodies = tag_bodies(cfg)
     if not bodies:
         return None
+    from mir.model.inference import Engine
     from mir.model.pretrained import body_weights, feature_slices, tag_logits
 
-    sl = feature_slices(bodies)
-    w = {b: body_weights(b) for b in bodies}
-    logits = np.stack([np.concatenate([tag_logits(b, e["features"][:, sl[b]], w[b]).mean(axis=0) for b in bodies])
-                       for e in engine.clip_body(X, rows)])
-    return 1.0 / (1.0 + np.exp(-logits))
+    own = bundle.tag_bodies
+    sl = feature_slices(own) if own else {}
+    parts = []
+    for b in bodies:
+        if b in own:
+            entries, cols = engine.clip_body(X, rows), sl[b]
+        else:
+            entries, cols = Engine.for_model(_tagger(b), cfg).clip_body(X, rows), slice(None)
+        w = body_weights(b)
+        parts.append(np.stack([tag_logits(b, e["features"][:, cols], w).mean(axis=0) for e in entries]))
+    return 1.0 / (1.0 + np.exp(-np.concatenate(parts, axis=1)))
 
 
-def novelty_methods(*, bundle: "ModelBundle", layers: "LayerSpaces | None", weight_dist: float) -> dict[str, str]:
-    """What the two novelty scores are, in words, for this model and these parameters (the report pages
-    print this, so a page describes the method that ran)."""
+def novelty_methods(*, bodies: list[str], layers: "LayerSpaces | None", weight_dist: float) -> dict[str, str]:
+    """What the two novelty scores are, in words, for these taggers (:func:`tag_bodies`) and parameters (the
+    report pages print this, so a page describes the method that ran)."""
     n = len(layers.names) if layers else 0
     where = (f"the channel mean and standard deviation of each of the body's {n} convolutional blocks, "
              "averaged over blocks" if layers else "the model's embedding layer")
     source = f"Mahalanobis distance (tied, shrunk covariance) to the nearest training-genre centroid, on {where}"
     if weight_dist < 1:
         source += f", mixed {weight_dist:g} : {1 - weight_dist:g} with 1 − max softmax"
-    bodies = bundle.tag_bodies
     if bodies:
         genre = ("cosine distance to the 5 nearest training clips in the pretrained taggers' tag space ("
                  + " + ".join(f"{b} {len(_tags(b))} tags" for b in bodies) + ", each clip's mean tag logits → "
@@ -224,9 +250,9 @@ def build_reference(cfg: "Config", bundle: "ModelBundle") -> Reference:
                                    shrinkage=shrinkage) if layer_names else None)
     spaces = {"space": space, "layers": layers,
               "background": None if layers else ood.fit_background(emb[keep], shrinkage=shrinkage),
-              "tag_reference": tag_probs(engine, bundle, store.logmel, train["row"].to_numpy()[keep])}
+              "tag_reference": tag_probs(cfg, engine, bundle, store.logmel, train["row"].to_numpy()[keep])}
     split, calibration, novelty = _calibrate(cfg, engine, bundle, store, layer_names, spaces)
-    methods = novelty_methods(bundle=bundle, layers=layers, weight_dist=cfg.monitor.ood_weight_dist)
+    methods = novelty_methods(bodies=tag_bodies(cfg), layers=layers, weight_dist=cfg.monitor.ood_weight_dist)
     return Reference(table=pd.DataFrame(table), genres=genres, pca_mean=pca_mean, pca_components=comps,
                      calibration=calibration, calibration_split=split, novelty=novelty, methods=methods, **spaces)
 
@@ -246,6 +272,6 @@ def _calibrate(cfg: "Config", engine, bundle: "ModelBundle", store, layer_names:
     emb, stats = o["embedding"], select_layers(o["layer_stats"], layer_names)
     cal_msp = ood.msp(softmax_rows(o["logp"]))
     dist = unknown_distance(space=spaces["space"], layers=spaces["layers"], emb=emb, stats=stats)
-    rel = genre_distance(**spaces, emb=emb, stats=stats, tags=lambda: tag_probs(engine, bundle, store.logmel, rows))
+    rel = genre_distance(**spaces, emb=emb, stats=stats, tags=lambda: tag_probs(cfg, engine, bundle, store.logmel, rows))
     kw = {"quantile": cfg.monitor.ood_quantile, "weight_dist": cfg.monitor.ood_weight_dist}
     return split, ood.calibrate(cal_msp, dist, **kw), ood.calibrate(cal_msp, rel, **kw)
