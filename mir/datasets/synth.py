@@ -57,12 +57,21 @@ def clips_per_genre(cfg: "Config") -> int:
 
 
 def render(cfg: "Config", out: Path, *, progress: bool = True) -> list["Clip"]:
-    """Render the configured demo set into ``out`` (resumable); return its clips."""
+    """Render the configured demo set into ``out`` (resumable); return its clips, grouped by artist, with
+    their split: each genre's artists are split by ``data.valid_fraction``/``test_fraction``, so valid and
+    test hold artists the model never trained on (like GTZAN's artist-filtered split)."""
     from mir.datasets.base import Clip
+    from mir.datasets.ingest import assign_splits
     from mir.demo.writer import generate
 
     written = generate(out, genres=cfg.synth.genres, clips_per_genre=cfg.synth.clips_per_genre,
                        seconds=cfg.synth.seconds, sample_rate=cfg.synth.sample_rate, seed=cfg.seed,
                        fmt=cfg.synth.format, workers=cfg.features.workers or None, progress=progress)
+    # artist-disjoint and stratified: each genre's artists (not clips) are split by data.*_fraction
+    artist_genre = {w["artist"]: w["genre"] for w in written}
+    names = sorted(artist_genre)
+    split_of = dict(zip(names, assign_splits(names, [artist_genre[a] for a in names], seed=cfg.seed,
+                                             valid_fraction=cfg.data.valid_fraction,
+                                             test_fraction=cfg.data.test_fraction)))
     return [Clip(clip_id=Path(w["path"]).relative_to(out).with_suffix("").as_posix(), path=Path(w["path"]),
-                 genre=w["genre"]) for w in written]
+                 genre=w["genre"], group=w["artist"], split=split_of[w["artist"]]) for w in written]
