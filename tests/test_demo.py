@@ -215,6 +215,9 @@ def test_the_demo_split_is_artist_disjoint_and_every_genre_is_tested(tmp_path):
         assert c.group is not None and split_of.setdefault(c.group, c.split) == c.split
     for g in ("jazz", "rock"):
         assert {c.split for c in clips if c.genre == g} == {"train", "valid", "test"}
+    tiny = parse_config({"synth": {"genres": ["jazz"], "clips_per_genre": 8, "seconds": 0.2, "format": "wav"},
+                         "features": {"workers": 1}})  # two artists: ingest splits the clips, ungrouped
+    assert {(c.split, c.group) for c in synth.render(tiny, tmp_path / "tiny", progress=False)} == {(None, None)}
 
 
 def test_new_music_new_genres_must_be_synth_genres():
