@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mir.datasets.fma import Params as FmaParams
 from mir.datasets.folder import Params as FolderParams
@@ -60,8 +60,9 @@ class ShiftParams(_Section):
 class NewMusicParams(_Section):
     """The new music the monitor stage analyses.
 
-    ``source: synth`` renders a shifted synth set (the demo; with another dataset it would be
-    unrelated music, so nothing is rendered and the monitor stage says no new music is configured);
+    ``source: synth`` renders a shifted synth set: the known genres and ``new_genres`` by new artists
+    (another seed) from a new studio (``shift``, ``format``). With another dataset it would be
+    unrelated music, so nothing is rendered and the monitor stage says no new music is configured;
     ``source: folder`` snapshots ``root`` (``<root>/<genre>/**`` labelled, ``<root>/*`` unlabelled)
     into ``paths.new_music`` (``snapshot: false`` reads it in place).
     """
@@ -70,9 +71,20 @@ class NewMusicParams(_Section):
     root: str | None = None  # source folder: the user's new-music folder (a DVC dependency of the new_music stage)
     snapshot: bool = True  # copy the folder's audio into data/new (versioned by DVC); False: read it in place
     clips_per_genre: int = Field(default=12, ge=1)
+    new_genres: list[str] = ["metal"]  # source synth: genres the model never saw, added to the known ones
     seed: int = 1001
     format: Literal["wav", "flac", "ogg", "mp3"] = "ogg"
     shift: ShiftParams = ShiftParams(gain_db=-8.0, tilt_db_per_octave=-2.0, snr_db=20.0, sample_rate=16000)
+
+    @field_validator("new_genres")
+    @classmethod
+    def _synth_genres(cls, v: list[str]) -> list[str]:
+        from mir.demo.genres import GENRES
+
+        bad = [g for g in v if g not in GENRES]
+        if bad:
+            raise ValueError(f"unknown synth genre {bad[0]!r}; allowed: {', '.join(GENRES)}")
+        return v
 
 
 class DataParams(_Section):

@@ -46,7 +46,7 @@ TINY = {
     "data": {"dataset": "synth", "genres": None, "valid_fraction": 0.2, "test_fraction": 0.25},
     "synth": {"genres": ["classical", "electronic", "rock"], "clips_per_genre": 8, "seconds": 4.0,
               "sample_rate": 22050, "format": "mp3"},
-    "new_music": {"clips_per_genre": 3, "seed": 99, "format": "ogg",
+    "new_music": {"clips_per_genre": 3, "new_genres": [], "seed": 99, "format": "ogg",
                   "shift": {"gain_db": -6.0, "tilt_db_per_octave": -2.0, "snr_db": 20.0, "sample_rate": 16000}},
     "audio": {"min_duration_s": 1.0, "max_duration_s": 60.0, "max_channels": 2},
     "features": {"sample_rate": 22050, "n_fft": 1024, "hop_length": 512, "n_mels": 32, "clip_seconds": 4.0,

@@ -161,3 +161,69 @@ def test_demo_imports_neither_config_nor_datasets_and_names_are_light():
             "print(light, sorted(m for m in sys.modules if m.startswith(('mir.config', 'mir.datasets'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["True", "[]"]
+
+
+# ------------------------------------------------------------------------------------ artists
+
+
+def test_clips_come_in_runs_by_one_artist_with_stable_names(tmp_path):
+    """Clip i is by artist i // CLIPS_PER_ARTIST of its genre; the name depends on (seed, genre, artist) only."""
+    from mir.demo.artists import CLIPS_PER_ARTIST, make_artist
+
+    n = CLIPS_PER_ARTIST + 1
+    recs = demo.generate(tmp_path / "a", genres=["jazz", "rock"], clips_per_genre=n, seconds=0.3, fmt="wav",
+                         workers=1, progress=False)
+    jazz = [r["artist"] for r in recs if r["genre"] == "jazz"]
+    assert jazz[:CLIPS_PER_ARTIST] == [jazz[0]] * CLIPS_PER_ARTIST and jazz[-1] != jazz[0]
+    assert not set(jazz) & {r["artist"] for r in recs if r["genre"] == "rock"}
+    assert jazz[0] == make_artist(seed=0, genre="jazz", index=0).name
+    assert make_artist(seed=1, genre="jazz", index=0).name != jazz[0]  # another dataset seed: other artists
+
+
+def test_an_artist_shapes_its_songs_and_the_further_genres_never_cross_over():
+    """Two artists render the same clip seed differently; picks follow the artist's preferences and
+    tempos stay inside the genre's range; only base-genre artists borrow parts from other genres."""
+    import numpy as np
+
+    from mir.demo import artists
+    from mir.demo.song import pick, tempo
+
+    a, b = (artists.make_artist(seed=0, genre="jazz", index=k) for k in (0, 1))
+    assert not np.array_equal(demo.render_clip("jazz", seed=5, seconds=0.5, artist=a),
+                              demo.render_clip("jazz", seed=5, seconds=0.5, artist=b))
+    options = ["piano", "organ", "pluck", "epiano"]
+    rng = np.random.default_rng(0)
+    with artists.playing(a):
+        drawn = [pick(rng, options) for _ in range(400)]
+        bpms = [tempo(rng, 90.0, 120.0) for _ in range(200)]
+    favourite = options[int(np.argmax(a.weights(options)))]
+    assert drawn.count(favourite) > 100  # uniform would give ~100
+    assert 90.0 <= min(bpms) and max(bpms) <= 120.0 and max(bpms) - min(bpms) < 30.0 * 0.45
+    assert all(artists.make_artist(seed=0, genre="metal", index=k).crossover is None for k in range(30))
+    assert any(artists.make_artist(seed=0, genre="rock", index=k).crossover for k in range(30))
+
+
+def test_the_demo_split_is_artist_disjoint_and_every_genre_is_tested(tmp_path):
+    """synth.render gives every clip its artist as group and a split by artist, stratified per genre."""
+    from mir.config import parse_config
+
+    cfg = parse_config({"synth": {"genres": ["jazz", "rock"], "clips_per_genre": 40, "seconds": 0.2,
+                                  "format": "wav"}, "features": {"workers": 1}})
+    clips = synth.render(cfg, tmp_path / "raw", progress=False)
+    split_of: dict = {}
+    for c in clips:
+        assert c.group is not None and split_of.setdefault(c.group, c.split) == c.split
+    for g in ("jazz", "rock"):
+        assert {c.split for c in clips if c.genre == g} == {"train", "valid", "test"}
+    tiny = parse_config({"synth": {"genres": ["jazz"], "clips_per_genre": 8, "seconds": 0.2, "format": "wav"},
+                         "features": {"workers": 1}})  # two artists: ingest splits the clips, ungrouped
+    assert {(c.split, c.group) for c in synth.render(tiny, tmp_path / "tiny", progress=False)} == {(None, None)}
+
+
+def test_new_music_new_genres_must_be_synth_genres():
+    from mir.config import ConfigError, parse_config
+
+    assert parse_config({}).new_music.new_genres == ["metal"]
+    assert parse_config({"new_music": {"new_genres": ["hiphop"]}}).new_music.new_genres == ["hiphop"]
+    with pytest.raises(ConfigError, match="unknown synth genre 'polka'"):
+        parse_config({"new_music": {"new_genres": ["polka"]}})

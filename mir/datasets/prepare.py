@@ -169,6 +169,7 @@ def prepare_new_music(cfg: "Config", *, progress: bool = True) -> Path:
     from mir.demo.writer import generate
 
     genres = [g for g in cfg.data.genres or cfg.synth.genres if g in demo.GENRES] or list(demo.BASE_GENRES)
+    genres += [g for g in nm.new_genres if g not in genres]
     generate(
         out, genres=genres, clips_per_genre=nm.clips_per_genre, seconds=cfg.synth.seconds,
         sample_rate=cfg.synth.sample_rate, seed=nm.seed, fmt=nm.format, shift=Shift(**nm.shift.model_dump()),

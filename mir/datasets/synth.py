@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 #: The dataset's name in ``data.dataset`` (and its params.yaml section).
 NAME = "synth"
 
+#: artists each genre needs for the split by artist (one each for train, valid and test); with fewer
+#: (a tiny set) the clips are split one by one, as ingest splits any dataset without groups
+_MIN_ARTISTS = 3
+
 
 class Params(Section):
     """The embedded demo dataset: which genres exist, how many clips, how long."""
@@ -57,12 +61,27 @@ def clips_per_genre(cfg: "Config") -> int:
 
 
 def render(cfg: "Config", out: Path, *, progress: bool = True) -> list["Clip"]:
-    """Render the configured demo set into ``out`` (resumable); return its clips."""
+    """Render the configured demo set into ``out`` (resumable); return its clips, grouped by artist, with
+    their split: each genre's artists are split by ``data.valid_fraction``/``test_fraction``, so valid and
+    test hold artists the model never trained on (like GTZAN's artist-filtered split). A genre with fewer
+    than three artists (a tiny set) leaves the split to ingest, by clip, with no groups."""
+    from collections import Counter
+
     from mir.datasets.base import Clip
+    from mir.datasets.ingest import assign_splits
     from mir.demo.writer import generate
 
     written = generate(out, genres=cfg.synth.genres, clips_per_genre=cfg.synth.clips_per_genre,
                        seconds=cfg.synth.seconds, sample_rate=cfg.synth.sample_rate, seed=cfg.seed,
                        fmt=cfg.synth.format, workers=cfg.features.workers or None, progress=progress)
+    # artist-disjoint and stratified: each genre's artists (not clips) are split by data.*_fraction
+    artist_genre = {w["artist"]: w["genre"] for w in written}
+    names = sorted(artist_genre)
+    split_of = dict(zip(names, assign_splits(names, [artist_genre[a] for a in names], seed=cfg.seed,
+                                             valid_fraction=cfg.data.valid_fraction,
+                                             test_fraction=cfg.data.test_fraction)))
+    if min(Counter(artist_genre.values()).values()) < _MIN_ARTISTS:  # too few artists to split by: by clip
+        split_of = dict.fromkeys(names)
     return [Clip(clip_id=Path(w["path"]).relative_to(out).with_suffix("").as_posix(), path=Path(w["path"]),
-                 genre=w["genre"]) for w in written]
+                 genre=w["genre"], group=w["artist"] if split_of[w["artist"]] else None, split=split_of[w["artist"]])
+            for w in written]

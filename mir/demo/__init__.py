@@ -11,15 +11,21 @@ random key, tempo, palette, mix, tone (spectral tilt), background noise,
 reverb, loudness and tuning. No single global feature (loudness, spectral
 centroid) separates the classes.
 
-A clip depends only on ``(genre, clip seed, seconds, sample rate)`` and the clip
-seed only on ``(seed, genre, index)`` (:func:`clip_seed`), so adding a genre or
-more clips later leaves every existing clip byte-identical.
+Clips are played by artists (:mod:`~mir.demo.artists`): clip ``i`` of a genre is by
+artist ``i // CLIPS_PER_ARTIST``, who keeps its palette, tempo window, timing and
+production (mix, EQ tilt, room, noise, loudness) across its songs; the artist is the
+clip's group, and the demo's split keeps every artist on one side.
+
+A clip depends only on ``(genre, clip seed, seconds, sample rate, artist)``, the clip
+seed only on ``(seed, genre, index)`` (:func:`clip_seed`) and the artist only on
+``(seed, genre, artist index)``, so adding a genre or more clips later leaves every
+existing clip byte-identical.
 
 :class:`Shift` describes "new music" that differs from the training data
 (loudness, EQ, noise, sample rate; the codec is :func:`generate`'s ``fmt``),
 applied by :func:`apply_shift`.
 
-Modules, in the order a clip is made: :mod:`~mir.demo.seeds` (clip seeds),
+Modules, in the order a clip is made: :mod:`~mir.demo.seeds` (clip seeds), :mod:`~mir.demo.artists` (who plays it),
 :mod:`~mir.demo.song` (timing, harmony, stems), :mod:`~mir.demo.instruments` and
 :mod:`~mir.demo.drums` (sounds, on :mod:`~mir.demo.dsp`), :mod:`~mir.demo.arrange_base` and
 :mod:`~mir.demo.arrange_extra` (one arranger per genre), :mod:`~mir.demo.render` (mix and

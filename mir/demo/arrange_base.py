@@ -12,11 +12,11 @@ import numpy as np
 from mir.demo.drums import Kit
 from mir.demo.dsp import TWO_PI, filt
 from mir.demo.instruments import make_instr
-from mir.demo.song import HMINOR, MAJOR, Song, diatonic_chord, melody, pick, tonality, voice
+from mir.demo.song import HMINOR, MAJOR, Song, diatonic_chord, melody, pick, tempo, tonality, voice
 
 def classical(rng, seconds, sr):
     """Strings, piano, chamber or organ textures with rubato, a stepwise melody and slow swells."""
-    s = Song(rng, seconds, sr, bpm=rng.uniform(56, 124), jitter=0.012, rubato=rng.uniform(0.02, 0.08))
+    s = Song(rng, seconds, sr, bpm=tempo(rng, 56, 124), jitter=0.012, rubato=rng.uniform(0.02, 0.08))
     progs = [[0, 3, 4, 0], [0, 5, 1, 4], [0, 3, 1, 4], [0, 4, 5, 2, 3, 0, 3, 4], [0, 1, 4, 0], [0, 5, 3, 4]]
     key, scale, chord_at, chords, bpc = tonality(rng, s, progs=progs, bars_per_chord=[1, 1, 2], p_minor=0.4,
                                                  minor_scale=HMINOR, lowest=48)
@@ -93,7 +93,7 @@ def _four_floor(s: Song, kit: Kit, rng, *, breakdown: bool) -> None:
 
 def electronic(rng, seconds, sr):
     """Four-on-the-floor drums, a synth bass, pad and arpeggio, side-chain pumping."""
-    s = Song(rng, seconds, sr, bpm=rng.uniform(116, 140), jitter=0.0)
+    s = Song(rng, seconds, sr, bpm=tempo(rng, 116, 140), jitter=0.0)
     kit = Kit(rng, sr)
     progs = [[0, 5, 2, 6], [0, 6, 5, 6], [0, 3, 5, 4], [0, 5, 3, 4], [0, 0, 5, 6]]
     key, scale, chord_at, chords, bpc = tonality(rng, s, progs=progs, bars_per_chord=[1, 2], p_minor=0.75,
@@ -137,7 +137,7 @@ def electronic(rng, seconds, sr):
 
 def jazz(rng, seconds, sr):
     """Swung ride or brushes, a walking bass, rootless comping and sometimes a horn or flute lead."""
-    s = Song(rng, seconds, sr, bpm=rng.uniform(92, 210), swing8=rng.uniform(0.6, 0.69), jitter=0.008)
+    s = Song(rng, seconds, sr, bpm=tempo(rng, 92, 210), swing8=rng.uniform(0.6, 0.69), jitter=0.008)
     kit = Kit(rng, sr)
     progs = [[1, 4, 0, 0], [1, 4, 0, 5], [0, 5, 1, 4], [2, 5, 1, 4], [0, 3, 1, 4], [3, 2, 1, 0]]
     key, scale, chord_at, chords, bpc = tonality(rng, s, progs=progs, bars_per_chord=[1, 1, 0.5], p_minor=0.25,
@@ -228,7 +228,7 @@ def _rock_drums(s: Song, kit: Kit, rng) -> None:
 
 def rock(rng, seconds, sr):
     """A backbeat with fills, power chords on a distorted (or clean) guitar, bass in eighths."""
-    s = Song(rng, seconds, sr, bpm=rng.uniform(96, 165), jitter=0.007)
+    s = Song(rng, seconds, sr, bpm=tempo(rng, 96, 165), jitter=0.007)
     kit = Kit(rng, sr)
     key = int(rng.integers(40, 52))
     progs = [[0, 10, 5, 0], [0, 5, 7, 5], [0, 8, 10, 0], [0, 3, 5, 3], [0, 7, 9, 5], [0, 5, 0, 7], [0, 7, 5, 5]]

@@ -11,7 +11,7 @@ from mir.demo.arrange_base import guitar_stem
 from mir.demo.drums import Kit
 from mir.demo.dsp import filt
 from mir.demo.instruments import make_instr
-from mir.demo.song import Song, melody, pick, tonality, voice
+from mir.demo.song import Song, melody, pick, tempo, tonality, voice
 
 def _sparse_lead(s: Song, rng, sr: int, *, p: float, choices: list[str], step: float, density: float,
                  tonic: int, scale, chord_at, pitch_range: tuple[int, int], dur: float, vel: float) -> bool:
@@ -30,7 +30,7 @@ def _sparse_lead(s: Song, rng, sr: int, *, p: float, choices: list[str], step: f
 
 def hiphop(rng, seconds, sr):
     """A swung 16th-note beat, an 808 or finger bass on the kicks, dusty keys."""
-    s = Song(rng, seconds, sr, bpm=rng.uniform(78, 100), swing16=rng.uniform(0.53, 0.64), jitter=0.006)
+    s = Song(rng, seconds, sr, bpm=tempo(rng, 78, 100), swing16=rng.uniform(0.53, 0.64), jitter=0.006)
     kit = Kit(rng, sr)
     progs = [[0, 3], [0, 5], [0, 6], [0, 5, 3, 4], [0, 0, 3, 3]]
     key, scale, chord_at, chords, bpc = tonality(rng, s, progs=progs, bars_per_chord=[1, 2], p_minor=0.8, size=4)
@@ -64,7 +64,7 @@ def hiphop(rng, seconds, sr):
 
 def reggae(rng, seconds, sr):
     """One-drop drums, off-beat skank stabs, organ bubble and a repeated bass riff."""
-    s = Song(rng, seconds, sr, bpm=rng.uniform(64, 94), swing8=rng.uniform(0.5, 0.6), jitter=0.006)
+    s = Song(rng, seconds, sr, bpm=tempo(rng, 64, 94), swing8=rng.uniform(0.5, 0.6), jitter=0.006)
     kit = Kit(rng, sr)
     progs = [[0, 3], [0, 4], [0, 3, 4, 3], [0, 5, 3, 4], [0, 6], [0, 3, 0, 4]]
     key, scale, chord_at, chords, bpc = tonality(rng, s, progs=progs, bars_per_chord=[1, 2], p_minor=0.4)
@@ -99,7 +99,7 @@ def reggae(rng, seconds, sr):
 
 def metal(rng, seconds, sr):
     """Fast double-kick (or blast beat) drums; short, heavily distorted 16th-note riffs with accented chords."""
-    s = Song(rng, seconds, sr, bpm=rng.uniform(135, 200), jitter=0.004)
+    s = Song(rng, seconds, sr, bpm=tempo(rng, 135, 200), jitter=0.004)
     kit = Kit(rng, sr)
     key = int(rng.integers(35, 43))
     prog = pick(rng, [[0, 1, 0, 3], [0, 5, 6, 3], [0, 3, 5, 6], [0, 0, 1, 0], [0, 8, 7, 1]])
@@ -133,7 +133,7 @@ def metal(rng, seconds, sr):
 
 def country(rng, seconds, sr):
     """Boom-chick bass, strummed acoustic guitar, train beat or backbeat, fiddle leads."""
-    s = Song(rng, seconds, sr, bpm=rng.uniform(88, 140), swing8=rng.uniform(0.5, 0.57), jitter=0.007)
+    s = Song(rng, seconds, sr, bpm=tempo(rng, 88, 140), swing8=rng.uniform(0.5, 0.57), jitter=0.007)
     kit = Kit(rng, sr)
     progs = [[0, 3, 4, 0], [0, 4, 3, 0], [0, 0, 3, 4], [0, 3, 0, 4], [0, 5, 3, 4]]
     key, scale, chord_at, chords, bpc = tonality(rng, s, progs=progs, bars_per_chord=[1, 2])

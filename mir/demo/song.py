@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from mir.demo import artists
 from mir.demo.dsp import hz, place
 from mir.demo.instruments import Instr
 
@@ -49,6 +50,9 @@ class Song:
         self.rng, self.sr = rng, sr
         self.n = max(1, int(round(seconds * sr)))
         self.spb = 60.0 / bpm
+        artist = artists.current()
+        if artist is not None:  # the artist's timing habits: tighter or looser than the genre's norm
+            jitter *= artist.tightness
         self.swing8, self.swing16, self.jitter = swing8, swing16, jitter
         n_beats = int(math.ceil(seconds / self.spb * 1.25)) + 12
         dur = np.full(n_beats, self.spb)
@@ -175,8 +179,26 @@ def harmony(rng, n_bars: int, progs, bars_per_chord: float, *, scale, size: int 
 
 
 def pick(rng, options):
-    """One of ``options``, drawn with ``rng``."""
-    return options[int(rng.integers(len(options)))]
+    """One of ``options``, drawn with ``rng``: uniformly, or by the current artist's preferences
+    (:meth:`mir.demo.artists.Artist.weights`) while a clip of an artist renders."""
+    artist = artists.current()
+    if artist is None or len(options) < 2:
+        return options[int(rng.integers(len(options)))]
+    cum = np.cumsum(artist.weights(options))
+    return options[min(int(np.searchsorted(cum, rng.random() * cum[-1], side="right")), len(options) - 1)]
+
+
+def tempo(rng, lo: float, hi: float) -> float:
+    """A clip's tempo in the genre's range ``[lo, hi]`` BPM: inside the current artist's own window of it,
+    or the tempo a crossover part follows (:func:`mir.demo.artists.bpm_override`); one draw either way."""
+    u = float(rng.random())
+    fixed = artists.bpm_override()
+    if fixed is not None:
+        return fixed
+    artist = artists.current()
+    if artist is not None:
+        u = float(np.clip(artist.tempo_u + (u - 0.5) * artist.tempo_spread, 0.0, 1.0))
+    return lo + u * (hi - lo)
 
 
 class Tonality(NamedTuple):

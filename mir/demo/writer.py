@@ -21,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 import soundfile as sf
 
+from mir.demo.artists import artist_index, make_artist
 from mir.demo.genres import check_genre
 from mir.demo.render import GENERATOR_VERSION, render_clip
 from mir.demo.seeds import clip_seed, shift_seed
@@ -77,6 +78,8 @@ class _Job(NamedTuple):
 
     genre: str
     seed: int
+    dataset_seed: int
+    artist: int
     seconds: float
     sr: int
     fmt: str
@@ -133,7 +136,8 @@ def generate(
     Returns
     -------
     list of dict
-        One ``{"path", "genre", "index", "seed"}`` per clip (existing ones
+        One ``{"path", "genre", "index", "seed", "artist"}`` per clip (``artist``: its name,
+        :mod:`mir.demo.artists`) (existing ones
         included), genres in the given order, then by index.
 
     Raises
@@ -219,10 +223,13 @@ def _plan(out: Path, *, params: _Params) -> tuple[list[dict], list[_Job]]:
         sweep_stale_files(gdir)
         for i in range(params.clips_per_genre):
             cs = clip_seed(seed=params.seed, genre=g, index=i)
+            k = artist_index(i)
             path = gdir / f"{g}.{i:05d}.{params.fmt}"
-            records.append({"path": str(path), "genre": g, "index": i, "seed": cs})
+            records.append({"path": str(path), "genre": g, "index": i, "seed": cs,
+                            "artist": make_artist(seed=params.seed, genre=g, index=k).name})
             if not path.exists():
-                todo.append(_Job(g, cs, params.seconds, params.sample_rate, params.fmt, params.shift, str(path)))
+                todo.append(_Job(g, cs, params.seed, k, params.seconds, params.sample_rate, params.fmt, params.shift,
+                                 str(path)))
     return records, todo
 
 
@@ -245,7 +252,8 @@ def _write_all(todo: list[_Job], *, workers: int | None, done: Callable[[int], o
 
 def _render_job(job: _Job) -> str:
     """Worker: render, shift and write one clip (top-level so it pickles)."""
-    y = render_clip(job.genre, seed=job.seed, seconds=job.seconds, sr=job.sr)
+    artist = make_artist(seed=job.dataset_seed, genre=job.genre, index=job.artist)
+    y = render_clip(job.genre, seed=job.seed, seconds=job.seconds, sr=job.sr, artist=artist)
     out_sr = job.sr
     if job.shift is not None and not job.shift.is_identity():
         y, out_sr = apply_shift(y, sr=job.sr, shift=job.shift, seed=shift_seed(job.seed))
