@@ -79,12 +79,9 @@ class NewMusicParams(_Section):
     @field_validator("new_genres")
     @classmethod
     def _synth_genres(cls, v: list[str]) -> list[str]:
-        from mir.demo.genres import GENRES
+        from mir.demo.genres import check_genres
 
-        bad = [g for g in v if g not in GENRES]
-        if bad:
-            raise ValueError(f"unknown synth genre {bad[0]!r}; allowed: {', '.join(GENRES)}")
-        return v
+        return check_genres(v)
 
 
 class DataParams(_Section):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator
 
-from mir.demo.genres import GENRES
+from mir.demo.genres import GENRES, check_genres
 from mir.section import Section
 
 if TYPE_CHECKING:
@@ -37,9 +37,7 @@ class Params(Section):
     @field_validator("genres")
     @classmethod
     def _known_genres(cls, v: list[str]) -> list[str]:
-        bad = [g for g in v if g not in GENRES]
-        if bad:
-            raise ValueError(f"unknown synth genre {bad[0]!r}; allowed: {', '.join(GENRES)}")
+        check_genres(v)
         if not v:
             raise ValueError(f"needs at least one genre; allowed: {', '.join(GENRES)}")
         return v

@@ -12,6 +12,14 @@ GENRES: tuple[str, ...] = BASE_GENRES + EXTRA_GENRES
 """Every genre :func:`mir.demo.render_clip` knows."""
 
 
+def check_genres(genres: list[str]) -> list[str]:
+    """``genres`` unchanged, or a ``ValueError`` naming the first one that is not in :data:`GENRES`."""
+    bad = [g for g in genres if g not in GENRES]
+    if bad:
+        raise ValueError(f"unknown synth genre {bad[0]!r}; allowed: {', '.join(GENRES)}")
+    return genres
+
+
 def check_genre(genre: str) -> None:
     """Raise ``ValueError`` (naming the allowed genres) unless ``genre`` is one of :data:`GENRES`."""
     if genre not in GENRES:
