@@ -192,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
             for m in names:
                 pred = lp[m].argmax(1)
                 acc[m].append(float((pred == y[b]).mean()))
-                blues[m].append(float((pred[y[b] == ib] == ib).mean()))
+                if (y[b] == ib).any():  # a fold may hold no blues group
+                    blues[m].append(float((pred[y[b] == ib] == ib).mean()))
             print(f"rep {r} fold {f}: {DEFAULT} {acc[DEFAULT][-1]:.3f} ({time.perf_counter() - t1:.0f} s)", flush=True)
     base = np.array(acc[DEFAULT])
     print(f"\n| candidate | CV accuracy | paired difference from the default (± s.e., {len(base)} fold-runs) "
@@ -203,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         d = np.array(acc[m]) - base
         gains[m] = d.mean()
         se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
-        print(f"| {m} | {np.mean(acc[m]):.3f} | {d.mean():+.3f} ± {se:.3f} | {np.mean(blues[m]):.2f} |")
+        print(f"| {m} | {np.mean(acc[m]):.3f} | {d.mean():+.3f} ± {se:.3f} | {np.mean(blues[m]) if blues[m] else float('nan'):.2f} |")
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
     print(f"best_alternative_minus_default_cv_accuracy={max(v for m, v in gains.items() if m != DEFAULT):.3f}")
     return 0
