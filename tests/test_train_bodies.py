@@ -48,6 +48,8 @@ def test_a_two_body_model_keeps_its_bodies_and_gives_both_taggers_tags(tmp_path)
     assert frozen_layer(model, "musicnn") == "bodies_features"
     assert head_model(model, "musicnn").input.shape[-1] == 1506 + 256
     assert build_model("musicnn", n_mels=96, n_frames=187, n_classes=3).get_layer("musicnn_bn_pool")  # today's
+    with pytest.raises(ValueError, match="96 mel bands"):
+        build_model("musicnn", n_mels=128, n_frames=187, n_classes=3, bodies=bodies)
     bundle = ModelBundle(model=model, genres=["a", "b", "c"], features=FeatureParams(**MUSICNN_FEATURES),
                          chunk_frames=187, arch="musicnn", bodies=bodies)
     bundle.save(tmp_path / "m")

@@ -18,7 +18,7 @@ it (monitoring reads the penultimate representation from there).
 ``musicnn`` needs musicnn's features (16 kHz, n_fft 512, hop 256, 96 mels: the params.yaml
 defaults) and its pretrained weights (:mod:`mir.model.pretrained`); only its head is trained.
 :func:`pretrained_model` generalises it to any of musicnn's four pretrained bodies (:mod:`mir.model.bodies`),
-several at once, feeding one head (not yet a ``train.arch``).
+several at once, feeding one head: ``train.bodies`` chooses them for ``train.arch: musicnn``.
 """
 
 from __future__ import annotations
@@ -286,7 +286,8 @@ def musicnn(*, n_mels: int = 96, n_frames: int = 187, n_classes: int, filters: S
 
 
 def pretrained_model(*, bodies: Sequence[str], n_classes: int, n_frames: int = MUSICNN_FRAMES, dropout: float = 0.5,
-                     embedding_dim: int = 200, with_tags: bool = False, pretrained: bool = True):
+                     embedding_dim: int = 200, with_tags: bool = False, pretrained: bool = True,
+                     n_mels: int = MUSICNN_FEATURES["n_mels"]):
     """Frozen pretrained bodies (:data:`mir.model.pretrained.BODIES`) on one input, + one new genre head.
 
     Each body's pooled features (musicnn 1 506, vgg 256; ``with_tags``: also its 50 tag probabilities) are
@@ -304,11 +305,15 @@ def pretrained_model(*, bodies: Sequence[str], n_classes: int, n_frames: int = M
         Feed each body's tag probabilities to the head too.
     pretrained : bool
         Load the checkpoints; ``False`` only for tests.
+    n_mels : int
+        The features' mel bands: must be musicnn's 96 (a ``ValueError`` naming the features otherwise).
     """
     keras = _keras()
     from keras import layers
 
-    from mir.model.bodies import body_graph, load_bodies
+    from mir.model.bodies import _check_input, body_graph, load_bodies
+
+    _check_input(n_mels)
 
     if not bodies or len(set(bodies)) != len(bodies):
         raise ValueError(f"bodies: give one or more distinct pretrained bodies, got {list(bodies)}")
@@ -426,10 +431,8 @@ def build_model(arch: str, *, n_mels: int, n_frames: int, n_classes: int, filter
     if arch not in BUILDERS:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
     if arch == "musicnn" and bodies and list(bodies) != ["msd_musicnn"]:
-        from mir.model.bodies import _check_input
-
-        _check_input(n_mels)
-        return pretrained_model(bodies=list(bodies), n_classes=n_classes, n_frames=n_frames, dropout=dropout)
+        return pretrained_model(bodies=list(bodies), n_classes=n_classes, n_frames=n_frames, dropout=dropout,
+                                n_mels=n_mels)
     return BUILDERS[arch](n_mels=n_mels, n_frames=n_frames, n_classes=n_classes,
                           filters=tuple(filters or DEFAULT_FILTERS[arch]), dropout=dropout,
                           band_mean=band_mean, band_var=band_var)
