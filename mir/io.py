@@ -266,26 +266,27 @@ def check_writable(folder: str | os.PathLike[str], *, what: str | None = None) -
     return p
 
 
-def sweep_folder(folder: str | os.PathLike[str], *, depth: int = 2) -> list[Path]:
+def sweep_folder(folder: str | os.PathLike[str], *, depth: int = 2, files_only: bool = False) -> list[Path]:
     """Remove what killed writers (dead processes of this host) left in ``folder`` and its sub-folders
-    (down to ``depth`` levels): temporary files and folders of :func:`atomic_path` and :func:`atomic_dir`."""
+    (down to ``depth`` levels): temporary files and folders of :func:`atomic_path` and :func:`atomic_dir`
+    (:data:`_TMP_FILE`, :data:`_OLD_DIR`, :data:`_LEGACY_TMP_FILE`); ``files_only``: files, not folders."""
     folder = Path(folder)
     if not folder.is_dir() or folder.is_symlink():
         return []
     host, removed = _host(), []
-    pattern = re.compile(r"^\..+\.(tmp-(?P<host>[A-Za-z0-9]+)-(?P<pid>\d+)-|old\.(?P<opid>\d+)$)", re.DOTALL)
     try:
         entries = list(os.scandir(folder))
     except OSError:
         return []
     for e in entries:
-        m = pattern.match(e.name)
+        m = _TMP_FILE.match(e.name) or _OLD_DIR.match(e.name) or _LEGACY_TMP_FILE.match(e.name)
         if m is None:
             if depth > 0 and not e.name.startswith(".") and e.is_dir(follow_symlinks=False):
-                removed += sweep_folder(e.path, depth=depth - 1)
+                removed += sweep_folder(e.path, depth=depth - 1, files_only=files_only)
             continue
-        pid = int(m.group("pid") or m.group("opid"))
-        if (m.group("host") or host) == host and not pid_alive(pid) and remove_owned(e.path):
+        if e.is_symlink() or (files_only and not e.is_file(follow_symlinks=False)):
+            continue
+        if m.groupdict().get("host", host) == host and not pid_alive(int(m.group("pid"))) and remove_owned(e.path):
             removed.append(Path(e.path))
     return removed
 
@@ -363,29 +364,19 @@ def sweep_stale(final: str | os.PathLike[str]) -> list[Path]:
 
 #: ``.<name>.tmp-<host>-<pid>-<random><suffix>``: a file :func:`atomic_path` is writing, or one a killed run left
 _TMP_FILE = re.compile(r"^\..+\.tmp-(?P<host>[A-Za-z0-9]+)-(?P<pid>\d+)-")
+#: ``.<name>.old.<pid>``: the previous output :func:`atomic_dir` moves aside while it swaps a folder in
+_OLD_DIR = re.compile(r"^\..+\.old\.(?P<pid>\d+)$", re.DOTALL)
 #: ``.<stem>.tmp.<pid>.<ext>``: left by the demo generator of an older mir (before it wrote through atomic_path)
 _LEGACY_TMP_FILE = re.compile(r"^\..+\.tmp\.(?P<pid>\d+)\.[A-Za-z0-9]+$")
 
 
 def sweep_stale_files(folder: str | os.PathLike[str]) -> list[Path]:
-    """Remove the temporary files killed writers (:func:`atomic_path`) left in ``folder``; return them.
+    """Remove the temporary files killed writers left directly in ``folder``; return them.
 
-    A file is stale when the process that wrote it (host + pid in its name) is gone. Temporary files
-    of live processes (this one included) or of other hosts, and every other file, are kept.
+    Stale = the process that wrote it (host + pid in its name) is gone. Temporary files of live processes
+    (this one included) or of other hosts, folders, and every other file are kept (:func:`sweep_folder`).
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    host = _host()
-    removed = []
-    for f in folder.iterdir():
-        m = _TMP_FILE.match(f.name) or _LEGACY_TMP_FILE.match(f.name)
-        if m is None or f.is_symlink() or not f.is_file():
-            continue
-        if m.groupdict().get("host", host) == host and not pid_alive(int(m.group("pid"))):
-            remove_owned(f)
-            removed.append(f)
-    return removed
+    return sweep_folder(folder, depth=0, files_only=True)
 
 
 @contextlib.contextmanager
