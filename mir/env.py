@@ -16,7 +16,9 @@ After that import, a filter on the ``tensorflow`` logger drops its tf.function
 *retracing* warnings (Keras retraces its predict step when the batch shape changes, as
 it does between mir's calls; the warning is advice for hand-written ``tf.function``
 code, not something a user of mir can act on). Nothing else of TensorFlow's Python
-logging is touched.
+logging is touched. One Python warning is dropped too: Keras's ONNX exporter patches tf2onnx
+with ``hasattr(np, "object")``, which makes NumPy 2 print a ``FutureWarning`` about
+``np.object`` at every export (Keras's code, not the user's; filtered by module and message).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import os
 import re
 import sys
 import tempfile
+import warnings
 
 #: No telemetry from any of the tools mir drives, and quiet TensorFlow logs.
 QUIET_ENV = {
@@ -121,6 +124,8 @@ def quiet() -> None:
     """
     for key, value in QUIET_ENV.items():
         os.environ.setdefault(key, value)
+    warnings.filterwarnings("ignore", message=r".*`np\.object`", category=FutureWarning,
+                            module=r"keras\.src\.export\.tf2onnx_lib")
     if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietTensorFlow) for f in sys.meta_path):
         sys.meta_path.insert(0, _QuietTensorFlow())
 
