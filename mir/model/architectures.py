@@ -51,12 +51,23 @@ def _keras():
 
 
 def _input_scaling(inp, *, band_mean, band_var):
-    """Per-band standardisation with the training statistics (or a fixed dB scaling)."""
+    """Per-band standardisation with the training statistics (or a fixed dB scaling).
+
+    The statistics live in a frozen ``BatchNormalization`` (no centre or scale of its own), i.e. in
+    *variables*: ``layers.Normalization(mean=..., variance=...)`` keeps them as constant tensors, which
+    Keras's ONNX export turns into graph inputs nobody feeds, so every from-scratch model fell back
+    from ONNX Runtime/OpenVINO to Keras. Frozen, the layer runs in inference mode during training too.
+    """
+    import numpy as np
     from keras import layers
 
     if band_mean is not None and band_var is not None:
-        return layers.Normalization(axis=1, mean=[float(v) for v in band_mean],
-                                    variance=[float(v) for v in band_var], name="band_norm")(inp)
+        norm = layers.BatchNormalization(axis=1, center=False, scale=False, epsilon=1e-6, name="band_norm")
+        norm.trainable = False
+        x = norm(inp)
+        norm.moving_mean.assign(np.asarray(band_mean, dtype="float32"))
+        norm.moving_variance.assign(np.asarray(band_var, dtype="float32"))
+        return x
     return layers.Rescaling(1.0 / 30.0, offset=0.6, name="db_scale")(inp)  # typical music dB → ≈ N(0, 1)
 
 
@@ -100,7 +111,7 @@ def shortchunk_res(*, n_mels: int, n_frames: int, n_classes: int, filters: Seque
     embedding_dim : int
         Width of the ``embedding`` layer.
     band_mean, band_var : array-like, optional
-        Training per-band statistics for the input ``Normalization`` layer.
+        Training per-band statistics for the input standardisation (a frozen ``BatchNormalization``).
 
     Returns
     -------
