@@ -44,7 +44,7 @@ STAGES: tuple[Stage, ...] = (
           "Great Expectations gate on the features (shape, finite, dB range, band bounds)",
           writes=("paths.reports", "paths.metrics")),
     Stage("train", "mir.model.train:train", "train the Keras CNN",
-          writes=("paths.models^", "paths.metrics", "paths.plots", "paths.dvclive")),
+          writes=("paths.models^", "paths.models", "paths.metrics", "paths.plots", "paths.dvclive")),
     Stage("evaluate", "mir.evaluation.evaluate:evaluate", "test-set metrics, confusion matrix, review page",
           writes=("paths.reports", "paths.metrics", "paths.plots")),
     Stage("monitor", "mir.monitoring.monitor:monitor", "Evidently drift report: new music vs training",
@@ -66,7 +66,8 @@ def run(name: str, cfg, **kwargs: Any) -> Any:
 
 
 def output_folders(cfg, keys: tuple[str, ...]) -> dict[str, "Path"]:
-    """``{key: folder}`` for config keys such as ``paths.reports`` (``paths.manifest^``: the folder holding it)."""
+    """``{key: folder}`` for config keys such as ``paths.reports`` (``paths.manifest^``: the folder holding it,
+    for an output that is replaced as a whole; a stage may name both ``paths.models^`` and ``paths.models``)."""
     from pathlib import Path
 
     out = {}
@@ -75,16 +76,17 @@ def output_folders(cfg, keys: tuple[str, ...]) -> dict[str, "Path"]:
         for part in key.rstrip("^").split("."):
             value = getattr(value, part)
         p = Path(value)
-        out[key.rstrip("^")] = p.parent if key.endswith("^") else p
+        out[key] = p.parent if key.endswith("^") else p
     return out
 
 
 def prepare_outputs(cfg, keys: tuple[str, ...]) -> None:
     """Before a stage's work: each folder it writes into exists and is writable (else
-    :class:`mir.io.NotWritable`, exit 2), and what killed writers left there is swept."""
+    :class:`mir.io.NotWritable`, exit 2), and what killed writers left there is swept (a ``^`` folder
+    only at its top: the temporary copies of the output replaced as a whole)."""
     from mir.io import check_writable, sweep_folder
 
     for key, folder in output_folders(cfg, keys).items():
-        check_writable(folder, what=key)
+        check_writable(folder, what=key.rstrip("^"))
         if key != "features.cache_dir":  # the feature cache sweeps its own entries (many folders)
-            sweep_folder(folder, depth=0 if key + "^" in keys else 2)
+            sweep_folder(folder, depth=0 if key.endswith("^") else 2)

@@ -66,6 +66,16 @@ class BestCheckpoint(keras.callbacks.Callback):
             self.model.save(str(tmp))
 
 
+class EpochLearningRate(keras.callbacks.Callback):
+    """Put the learning rate the epoch ran with into its logs (first in the list, so the epoch log has it
+    and a resumed run can replay it into DVCLive; a schedule callback after it may then lower it)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        lr = getattr(self.model.optimizer, "learning_rate", None)
+        if logs is not None and lr is not None:
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(lr))
+
+
 class LiveLogger(keras.callbacks.Callback):
     """Log every epoch to DVCLive (``dvc exp show`` / ``dvc plots``), backend-neutral.
 
@@ -129,7 +139,7 @@ class LiveLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
         lr = getattr(self.model.optimizer, "learning_rate", None)
-        if lr is not None:
+        if "learning_rate" not in logs and lr is not None:  # without EpochLearningRate before it
             logs["learning_rate"] = float(keras.ops.convert_to_numpy(lr))
         self._log(logs)
 

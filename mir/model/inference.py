@@ -265,9 +265,10 @@ class Engine:
 
     def export_onnx(self, tag: str = "stats") -> Path:
         """Network ``tag`` as ONNX (``<exports>/<body hash>-c<chunk>-<tag>.onnx``), exported once per body."""
-        from mir.io import atomic_path
+        from mir.io import atomic_path, sweep_stale_files
 
         path = self._export_path(tag)
+        sweep_stale_files(path.parent)  # what killed exports and verdict writes left
         if path.is_file():
             return path
         keras = _keras()
@@ -317,9 +318,10 @@ class Engine:
         """
         import importlib.metadata as md
 
-        from mir.io import sha256_file
+        from mir.io import sha256_file, sweep_stale_files
 
         path, fresh = self._export_path(tag), False
+        sweep_stale_files(path.parent)  # what killed exports and verdict writes left
         if not path.is_file():
             self.export_onnx(tag)
             fresh = True

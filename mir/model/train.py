@@ -30,8 +30,9 @@ def run_key(cfg: "Config", store) -> str:
     return h.hexdigest()[:16]
 
 
-def _read_log(path: Path):
-    """The epoch log (1-based epochs; a repeated epoch after a resume keeps its last row)."""
+def _read_log(path: Path, *, learning_rate: bool = False):
+    """The epoch log (1-based epochs; a repeated epoch after a resume keeps its last row); ``learning_rate``:
+    with Keras's learning-rate column (what a resumed run replays into DVCLive), else without (the plot)."""
     import pandas as pd
 
     if not path.exists() or path.stat().st_size == 0:
@@ -42,7 +43,7 @@ def _read_log(path: Path):
     h["epoch"] = h["epoch"].astype(int) + 1
     h = h.drop_duplicates("epoch", keep="last").sort_values("epoch").reset_index(drop=True)
     cols = ["epoch"] + [c for c in ("accuracy", "loss", "val_accuracy", "val_loss") if c in h.columns]
-    return h[cols + [c for c in h.columns if c not in cols and c != "learning_rate"]]
+    return h[cols + [c for c in h.columns if c not in cols and (learning_rate or c != "learning_rate")]]
 
 
 def resolve_chunk(arch: str, chunk_frames: int | None, n_frames: int) -> int:
@@ -196,12 +197,13 @@ def _callbacks(cfg: "Config", run_dir: Path, done) -> list:
     """Epoch log, resumable backup, best checkpoint, early stopping, the LR schedule and the live log."""
     import keras
 
-    from mir.model.callbacks import AtomicBackupAndRestore, BestCheckpoint, LiveLogger
+    from mir.model.callbacks import AtomicBackupAndRestore, BestCheckpoint, EpochLearningRate, LiveLogger
 
     tp = cfg.train
     # the epoch log is written before the backup: a kill between the two repeats an epoch (its row is
     # replaced) instead of resuming past an epoch that was never logged
     callbacks = [
+        EpochLearningRate(),  # before the epoch log, which then has the column a resume replays
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         AtomicBackupAndRestore(str(run_dir / "backup"), delete_checkpoint=True),
         BestCheckpoint(run_dir / "best.keras", monitor="val_loss",
@@ -264,7 +266,7 @@ def train(cfg: "Config", *, progress: bool = True) -> Path:
     # (DVC deletes those before a rerun), keyed by everything the training depends on.
     run_dir = Path(cfg.features.cache_dir).parent / "train-runs" / run_key(cfg, d.store)
     run_dir.mkdir(parents=True, exist_ok=True)
-    done = _read_log(run_dir / "history.csv")
+    done = _read_log(run_dir / "history.csv", learning_rate=True)
     if len(done):
         print(f"train: resuming after epoch {int(done['epoch'].max())} (backup in {run_dir})")
     embed_seconds = 0.0
