@@ -54,5 +54,8 @@ docs: install
 	$(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
 	@echo "Docs: $(abspath docs/_build/html/index.html)"
 
+# two pytest-xdist workers, one test file each at a time (a file's module fixtures are built once): most of the
+# suite's time is single-threaded (subprocess start-up, imports, DVC, Prefect), so 2 cores run it in ~60 %
+TEST_JOBS ?= 2
 test: install browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile
