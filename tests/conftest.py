@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 quiet()  # the telemetry switches (mir.env), before any tool is imported
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# absl's log handler (created when TensorFlow is first imported) keeps the sys.stderr of that moment, and its
+# close() closes that stream unless it is the sys.stderr of then. Under pytest that is the capture file
+# (conftest itself is imported while output is captured), and DVC's logging.config.dictConfig closes every
+# handler: in a test with capsys (another sys.stderr) it closed pytest's capture file, and every later test in
+# the process failed ("I/O operation on closed file"). Pointed at the real stderr, it never closes it.
+import absl.logging  # noqa: E402
+
+absl.logging.get_absl_handler().python_handler.stream = sys.__stderr__
 
 
 def tone(seconds: float = 2.0, *, sr: int = 22050, freq: float = 440.0, amp: float = 0.3, channels: int = 1,
