@@ -362,3 +362,16 @@ def test_new_music_streams_through_in_bounded_batches(tiny_run, monkeypatch):
     parts, _ = mon.analyse_folder(cfg, bundle, ref, root / "data/new", progress=False)
     assert seen and max(seen) <= 2, f"log-mels of {max(seen)} songs at once"
     pd.testing.assert_frame_equal(parts, whole, check_exact=False, rtol=1e-6)
+
+
+def test_monitoring_reads_the_model_only_through_one_clip_table_per_clip_set():
+    """Issue 22, item 5: the monitor asks the model package for one table per clip set (reference, calibration,
+    each batch of new songs) and computes everything from it; it never drives an engine itself."""
+    import re
+
+    calls = {}
+    for p in sorted((ROOT / "mir/monitoring").glob("*.py")):
+        text = p.read_text()
+        assert not re.search(r"\.(clip_outputs|clip_body|engine)\(|Engine\b", text), f"{p.name} drives an engine"
+        calls[p.name] = len(re.findall(r"\bclip_table\(", text))
+    assert calls["reference.py"] == 2 and calls["monitor.py"] == 1, calls

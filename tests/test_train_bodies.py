@@ -41,7 +41,8 @@ def test_a_two_body_model_keeps_its_bodies_and_gives_both_taggers_tags(tmp_path)
     from mir.model.inference import Engine
     from mir.model.pretrained import MUSICNN_FEATURES, body_weights, tag_logits
     from mir.config import FeatureParams
-    from mir.monitoring.reference import novelty_methods, tag_bodies, tag_probs
+    from mir.model.clip_table import clip_table
+    from mir.monitoring.reference import novelty_methods, tag_bodies
 
     bodies = ["msd_musicnn", "msd_vgg"]
     model = build_model("musicnn", n_mels=96, n_frames=187, n_classes=3, bodies=bodies)
@@ -61,15 +62,17 @@ def test_a_two_body_model_keeps_its_bodies_and_gives_both_taggers_tags(tmp_path)
     engine = Engine(back.model, runtime="keras", cache_dir=None)
     cfg = Config.model_validate({"inference": {"runtime": "keras", "cache_dir": str(tmp_path / "cache")},
                                  "monitor": {"tag_bodies": bodies}})
-    t = tag_probs(cfg, engine, back, X, [0, 1])
+    table = clip_table(cfg, back, X, [0, 1], taggers=bodies)
+    t = table.tag_matrix()
     assert t.shape == (2, 100) and np.all((t > 0) & (t < 1))
+    assert list(table.tags) == bodies and table.logp.shape == (2, 3) and len(table) == 2
     feats = engine.clip_body(X, [1])[0]["features"]
     want = 1 / (1 + np.exp(-tag_logits("msd_vgg", feats[:, 1506:], body_weights("msd_vgg")).mean(0)))
     np.testing.assert_allclose(t[1, 50:], want, rtol=1e-5)
 
     # a tagger the model does not have runs through its own engine: the same tags
-    other = tag_probs(cfg, engine, ModelBundle(model=back.model, genres=back.genres, features=back.features,
-                                               chunk_frames=187, arch="cnn"), X, [0, 1])
+    other = clip_table(cfg, ModelBundle(model=back.model, genres=back.genres, features=back.features,
+                                        chunk_frames=187, arch="cnn"), X, [0, 1], taggers=bodies).tag_matrix()
     np.testing.assert_allclose(other, t, rtol=1e-4, atol=1e-5)
     assert tag_bodies(Config.model_validate({"features": {"sample_rate": 22050}, "train": {"arch": "cnn"}})) == []
     words = novelty_methods(bodies=tag_bodies(cfg), layers=None, weight_dist=1.0)

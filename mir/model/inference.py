@@ -455,7 +455,7 @@ class Engine:
         return [np.concatenate(p) for p in zip(*parts)]
 
     def clip_outputs(self, X, rows, *, batch_clips: int = 64, use_cache: bool = True,
-                     progress: bool = False, desc: str = "embed") -> dict[str, Any]:
+                     progress: bool = False, desc: str = "embed", per_clip=None) -> dict[str, Any]:
         """Every non-overlapping chunk of clips ``rows`` of ``X`` through the model, ``batch_clips`` at a time.
 
         Parameters
@@ -466,6 +466,9 @@ class Engine:
             Which clips.
         use_cache : bool
             Read and write the per-clip body cache (when the engine has one).
+        per_clip : dict of str to callable, optional
+            ``{name: f}``: ``f(entry)`` of each clip's body entry (``features``, ``m1``, ``var``), stacked into
+            ``out[name]`` (what else a caller reads from the same body pass, e.g. tags).
 
         Returns
         -------
@@ -481,10 +484,13 @@ class Engine:
         k = int(self.head_net.outputs[0].shape[-1])
         d = int(self.head_net.outputs[1].shape[-1])
         logps, seg_ps, owners, embs, stats = [], [], [], [], []
+        extra: dict[str, list] = {name: [] for name in per_clip or {}}
         bar = tqdm(total=len(rows), desc=desc, unit="clip", disable=not progress)
         for start in range(0, len(rows), batch_clips):
             part = rows[start:start + batch_clips]
             entries = self.clip_body(X, part, use_cache=use_cache)
+            for name, f in (per_clip or {}).items():
+                extra[name] += [f(en) for en in entries]
             counts = np.array([len(e["features"]) for e in entries])
             owner = np.repeat(np.arange(len(part)), counts)
             p, e = self._head(np.concatenate([en["features"] for en in entries]))
@@ -517,6 +523,7 @@ class Engine:
             "embedding": cat(embs, d),
             "layer_stats": {name: cat([s[i] for s in stats], 2 * c)
                             for i, (name, c) in enumerate(zip(self.stats_layers, self.stats_dims))},
+            **{name: np.stack(v) if v else np.zeros((0, 0)) for name, v in extra.items()},
         }
 
     def window_probs(self, S: np.ndarray, starts, *, shared: bool | None = None) -> np.ndarray:

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mir.monitoring.reference import (PRED_COLUMN, Reference, build_reference, genre_distance, pred_columns,
-                                      select_layers, tag_probs, unknown_distance)
+                                      tag_bodies, unknown_distance)
 from mir.monitoring.verdict import (DRIFT_EXCLUDE, drift_columns, drift_record, drift_verdict, labelled_scores,
                                     new_genre_drift, overall_drift)
 
@@ -104,20 +104,18 @@ def _featurise(cfg: "Config", songs: list["NewSong"], rejected: list[dict], *, p
         yield rows, np.stack(mels)
 
 
-def _score(cfg: "Config", table: "pd.DataFrame", engine, bundle: "ModelBundle", ref: Reference,
-           X: np.ndarray) -> None:
-    """Add the prediction and both novelty scores of the songs (log-mels ``X``) to ``table``."""
-    from mir.model.inference import softmax_rows
+def _score(cfg: "Config", table: "pd.DataFrame", bundle: "ModelBundle", ref: Reference, X: np.ndarray) -> None:
+    """Add the prediction and both novelty scores of the songs (log-mels ``X``) to ``table``: one
+    :func:`mir.model.clip_table.clip_table` call, every column computed from it."""
+    from mir.model.clip_table import clip_table
     from mir.monitoring import ood
 
-    rows = np.arange(len(X))
-    o = engine.clip_outputs(X, rows, desc="monitor (new music)")
-    logp, emb = o["logp"], o["embedding"]
-    stats = select_layers(o["layer_stats"], ref.layers.names if ref.layers else [])
-    for k, v in pred_columns(logp, emb, ref.genres, ref.pca_mean, ref.pca_components).items():
+    t = clip_table(cfg, bundle, X, np.arange(len(X)), taggers=tag_bodies(cfg), desc="monitor (new music)")
+    emb, stats = t.embedding, t.layers(ref.layers.names if ref.layers else [])
+    for k, v in pred_columns(t.logp, emb, ref.genres, ref.pca_mean, ref.pca_components).items():
         table[k] = v
     table["predicted"] = table[PRED_COLUMN]
-    table["msp"] = ood.msp(softmax_rows(logp))
+    table["msp"] = ood.msp(t.probs)
     table["emb_dist"], nearest = ood.nearest_centroid(ref.space, emb)
     table["nearest_genre"] = [ref.genres[i] for i in nearest]
     table["ood_dist"] = unknown_distance(space=ref.space, layers=ref.layers, emb=emb, stats=stats)
@@ -127,7 +125,7 @@ def _score(cfg: "Config", table: "pd.DataFrame", engine, bundle: "ModelBundle", 
     if ref.novelty is not None:  # far from every genre relative to training music as a whole: a new genre
         table["genre_dist"] = genre_distance(space=ref.space, layers=ref.layers, background=ref.background,
                                              tag_reference=ref.tag_reference, emb=emb, stats=stats,
-                                             tags=lambda: tag_probs(cfg, engine, bundle, X, rows))
+                                             tags=t.tag_matrix())
         table["new_genre_score"] = ood.ood_score(table["msp"].to_numpy(), table["genre_dist"].to_numpy(),
                                                  ref.novelty)
         table["new_genre"] = table["new_genre_score"].to_numpy() > ref.novelty.threshold
@@ -159,11 +157,10 @@ def analyse_folder(cfg: "Config", bundle: "ModelBundle", ref: Reference, new_dir
 
     rejected: list[dict] = []  # entries the listing skips (links out of the folder, names not UTF-8, ...) first
     songs = list_new_music(new_dir, skipped=rejected)
-    engine = bundle.engine(cfg)
     tables = []
     for rows, X in _featurise(cfg, _check_songs(cfg, songs, rejected), rejected, progress=progress):
         part = pd.DataFrame(rows)
-        _score(cfg, part, engine, bundle, ref, X)  # every column is per song, given the reference
+        _score(cfg, part, bundle, ref, X)  # every column is per song, given the reference
         tables.append(part)
         del X
     if not tables:

@@ -12,8 +12,6 @@ calibration clips here and on new music (:func:`mir.monitoring.monitor.analyse_f
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,13 +27,16 @@ if TYPE_CHECKING:  # pragma: no cover
 #: The categorical prediction column of the drift report.
 PRED_COLUMN = "pred_genre"
 
-__all__ = ["PRED_COLUMN", "Reference", "build_reference", "genre_distance", "pred_columns", "select_layers",
-           "stats_layers", "tag_bodies", "tag_probs", "unknown_distance"]
+__all__ = ["PRED_COLUMN", "Reference", "build_reference", "genre_distance", "pred_columns", "stats_layers",
+           "tag_bodies", "unknown_distance"]
 
 
 @dataclass
 class Reference:
-    """Everything learned from the training (and validation) clips that new music is compared with."""
+    """Everything learned from the training (and validation) clips that new music is compared with.
+
+    Built from two :class:`mir.model.clip_table.ClipTable` (the training sample, the calibration clips):
+    one engine call per clip set."""
 
     table: "pd.DataFrame"  # one row per reference training clip: features, tempo, PCs, prediction
     genres: list[str]
@@ -81,41 +82,6 @@ def tag_bodies(cfg: "Config") -> list[str]:
     return list(cfg.monitor.tag_bodies)
 
 
-@functools.cache
-def _tagger(body: str):
-    """Body ``body`` alone, frozen, as a model the engine can run (its head is never used)."""
-    from mir.model.architectures import pretrained_model
-
-    return pretrained_model(bodies=[body], n_classes=2)
-
-
-def tag_probs(cfg: "Config", engine, bundle: "ModelBundle", X, rows) -> "np.ndarray | None":
-    """The taggers' 50 tag probabilities per clip, side by side (:func:`tag_bodies`), or ``None`` without any.
-
-    Per body: its tag logits from its pooled features (:func:`mir.model.pretrained.tag_logits`), the mean over
-    the clip's chunks, then the sigmoid. A body of the model itself (``bundle.tag_bodies``) is read from the
-    model engine's per-clip cache (its slice of the body features); another runs through its own engine and
-    cache (the taggers do not depend on the trained head, so a retrained head reuses them).
-    """
-    bodies = tag_bodies(cfg)
-    if not bodies:
-        return None
-    from mir.model.inference import Engine
-    from mir.model.pretrained import body_weights, feature_slices, tag_logits
-
-    own = bundle.tag_bodies
-    sl = feature_slices(own) if own else {}
-    parts = []
-    for b in bodies:
-        if b in own:
-            entries, cols = engine.clip_body(X, rows), sl[b]
-        else:
-            entries, cols = Engine.for_model(_tagger(b), cfg).clip_body(X, rows), slice(None)
-        w = body_weights(b)
-        parts.append(np.stack([tag_logits(b, e["features"][:, cols], w).mean(axis=0) for e in entries]))
-    return 1.0 / (1.0 + np.exp(-np.concatenate(parts, axis=1)))
-
-
 def novelty_methods(*, bodies: list[str], layers: "LayerSpaces | None", weight_dist: float) -> dict[str, str]:
     """What the two novelty scores are, in words, for these taggers (:func:`tag_bodies`) and parameters (the
     report pages print this, so a page describes the method that ran)."""
@@ -141,11 +107,6 @@ def _tags(body: str) -> tuple[str, ...]:
     return tag_names(body)
 
 
-def select_layers(layer_stats: dict, names) -> dict:
-    """The statistics of the layers ``names`` (in that order)."""
-    return {n: layer_stats[n] for n in names}
-
-
 def stats_layers(cfg: "Config", model) -> list[str]:
     """The layers whose statistics the OOD distance uses ([] = the embedding)."""
     if cfg.monitor.ood_features != "layers":
@@ -168,13 +129,13 @@ def unknown_distance(*, space: "EmbeddingSpace", layers: "LayerSpaces | None", e
 
 def genre_distance(*, space: "EmbeddingSpace", layers: "LayerSpaces | None", background: "EmbeddingSpace | None",
                    tag_reference: "np.ndarray | None", emb: np.ndarray, stats: dict,
-                   tags: Callable[[], np.ndarray]) -> np.ndarray:
-    """The ``new_genre`` distance: the pretrained taggers' tag 5-NN (``tag_reference`` set; ``tags()`` gives the
-    clips' tag probabilities), else the relative Mahalanobis distance (per layer, or on the embedding)."""
+                   tags: "np.ndarray | None") -> np.ndarray:
+    """The ``new_genre`` distance: the pretrained taggers' tag 5-NN (``tag_reference`` set; ``tags``: the clips'
+    tag probabilities), else the relative Mahalanobis distance (per layer, or on the embedding)."""
     from mir.monitoring import ood
 
     if tag_reference is not None:
-        return ood.knn_cosine_distance(tag_reference, tags())
+        return ood.knn_cosine_distance(tag_reference, tags)
     return ood.layer_relative_distance(layers, stats) if layers else ood.relative_distance(space, background, emb)
 
 
@@ -228,19 +189,19 @@ def build_reference(cfg: "Config", bundle: "ModelBundle") -> Reference:
     import pandas as pd
 
     from mir.features.extract import FeatureStore
+    from mir.model.clip_table import clip_table
     from mir.monitoring import ood
     from mir.monitoring.tables import fit_pca
 
-    engine = bundle.engine(cfg)
-    genres = list(bundle.genres)
+    genres, taggers = list(bundle.genres), tag_bodies(cfg)
     store = FeatureStore(cfg.paths.features)
     train = _training_clips(cfg, store)
     table = _feature_table(cfg, store, train)
     layer_names = stats_layers(cfg, bundle.model)
-    o = engine.clip_outputs(store.logmel, train["row"].to_numpy(), desc="monitor (reference)")
-    emb, tr_stats = o["embedding"], select_layers(o["layer_stats"], layer_names)
+    t = clip_table(cfg, bundle, store.logmel, train["row"].to_numpy(), taggers=taggers, desc="monitor (reference)")
+    emb, tr_stats, tags = t.embedding, t.layers(layer_names), t.tag_matrix()
     pca_mean, comps = fit_pca(emb, n_components=cfg.monitor.embedding_pcs)
-    for k, v in pred_columns(o["logp"], emb, genres, pca_mean, comps).items():
+    for k, v in pred_columns(t.logp, emb, genres, pca_mean, comps).items():
         table[k] = v
     y = train["genre"].map({g: i for i, g in enumerate(genres)})
     keep = y.notna().to_numpy()
@@ -250,28 +211,27 @@ def build_reference(cfg: "Config", bundle: "ModelBundle") -> Reference:
                                    shrinkage=shrinkage) if layer_names else None)
     spaces = {"space": space, "layers": layers,
               "background": None if layers else ood.fit_background(emb[keep], shrinkage=shrinkage),
-              "tag_reference": tag_probs(cfg, engine, bundle, store.logmel, train["row"].to_numpy()[keep])}
-    split, calibration, novelty = _calibrate(cfg, engine, bundle, store, layer_names, spaces)
-    methods = novelty_methods(bodies=tag_bodies(cfg), layers=layers, weight_dist=cfg.monitor.ood_weight_dist)
+              "tag_reference": None if tags is None else tags[keep]}
+    split, calibration, novelty = _calibrate(cfg, bundle, store, layer_names, spaces, taggers)
+    methods = novelty_methods(bodies=taggers, layers=layers, weight_dist=cfg.monitor.ood_weight_dist)
     return Reference(table=pd.DataFrame(table), genres=genres, pca_mean=pca_mean, pca_components=comps,
                      calibration=calibration, calibration_split=split, novelty=novelty, methods=methods, **spaces)
 
 
-def _calibrate(cfg: "Config", engine, bundle: "ModelBundle", store, layer_names: list[str],
-               spaces: dict) -> tuple[str, "Calibration", "Calibration"]:
+def _calibrate(cfg: "Config", bundle: "ModelBundle", store, layer_names: list[str], spaces: dict,
+               taggers: list[str]) -> tuple[str, "Calibration", "Calibration"]:
     """``(split, unknown calibration, new-genre calibration)`` from the calibration clips' two distances.
 
     ``spaces``: the reference's ``space``, ``layers``, ``background`` and ``tag_reference``.
     """
-    from mir.model.inference import softmax_rows
+    from mir.model.clip_table import clip_table
     from mir.monitoring import ood
 
     split, clips = _calibration_clips(store)
-    rows = clips["row"].to_numpy()
-    o = engine.clip_outputs(store.logmel, rows, desc="monitor (calibration)")
-    emb, stats = o["embedding"], select_layers(o["layer_stats"], layer_names)
-    cal_msp = ood.msp(softmax_rows(o["logp"]))
+    t = clip_table(cfg, bundle, store.logmel, clips["row"].to_numpy(), taggers=taggers, desc="monitor (calibration)")
+    emb, stats = t.embedding, t.layers(layer_names)
+    cal_msp = ood.msp(t.probs)
     dist = unknown_distance(space=spaces["space"], layers=spaces["layers"], emb=emb, stats=stats)
-    rel = genre_distance(**spaces, emb=emb, stats=stats, tags=lambda: tag_probs(cfg, engine, bundle, store.logmel, rows))
+    rel = genre_distance(**spaces, emb=emb, stats=stats, tags=t.tag_matrix())
     kw = {"quantile": cfg.monitor.ood_quantile, "weight_dist": cfg.monitor.ood_weight_dist}
     return split, ood.calibrate(cal_msp, dist, **kw), ood.calibrate(cal_msp, rel, **kw)
