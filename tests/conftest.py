@@ -5,6 +5,7 @@ No test needs the network or ../shared: all audio is generated here.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -98,6 +99,27 @@ def git_repo(root: Path) -> None:
     subprocess.run([str(Path(sys.executable).parent / "dvc"), "init", "-q"], cwd=root, check=True)
     for args in (["add", "-A"], ["commit", "-q", "-m", "project"]):
         subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+
+@contextlib.contextmanager
+def tiny_pipeline(root: Path, **train):
+    """A tiny project in ``root`` (dvc.yaml, the :data:`TINY` parameters with ``train`` overrides) run through
+    every stage in this process; yields its config with the project as the working directory."""
+    from mir import stages
+    from mir.config import load_config
+
+    project_folders(root)
+    shutil.copy(ROOT / "dvc.yaml", root / "dvc.yaml")
+    params = _merge(yaml.safe_load((ROOT / "params.yaml").read_text()), TINY)
+    params["train"].update(train)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        mp.delenv("MIR_PARAMS", raising=False)
+        cfg = load_config()
+        for s in stages.STAGES:
+            stages.run(s.name, cfg, progress=False)
+        yield cfg
 
 
 @pytest.fixture

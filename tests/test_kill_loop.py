@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import ROOT, TINY, _merge, project_folders
+from conftest import ROOT, tiny_pipeline
 
 CHILD = r"""
 import os, signal, sys
@@ -91,6 +91,16 @@ def _debris(root: Path) -> list[str]:
                   if DEBRIS.search(p.name) and "mir" != p.relative_to(root).parts[0])
 
 
+def _kill_then_rerun(root: Path, command: str, *, when: str, k: int, point: str) -> None:
+    """``mir <command>`` killed at ``when:k``, then run again to the end: no debris, every record parses."""
+    r = _mir(root, "-q", command, when=when, k=k)
+    assert r.returncode == -signal.SIGKILL, f"{point}: {r.stderr[-2000:]}"
+    again = _mir(root, "-q", command)
+    assert again.returncode == 0, f"{point}: {again.stderr[-3000:]}"
+    assert not _debris(root), f"{point}: debris {_debris(root)}"
+    _json_files_parse(root)
+
+
 def _json_files_parse(root: Path) -> None:
     for p in [*root.glob("metrics/*.json"), *root.glob("dvclive/*.json"), *root.glob("registry/**/*.json"),
               *Path(root / "evidently").rglob("*.json")]:
@@ -100,23 +110,11 @@ def _json_files_parse(root: Path) -> None:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A tiny project through every stage, in this process (as tests/test_monitor.py's tiny_run)."""
-    from mir import stages
-    from mir.config import load_config
-
+    """A tiny project through every stage, in this process (4 epochs, no early stop)."""
     root = tmp_path_factory.mktemp("kill-loop") / "project"
     root.mkdir()
-    project_folders(root)
-    shutil.copy(ROOT / "dvc.yaml", root / "dvc.yaml")
-    params = _merge(yaml.safe_load((ROOT / "params.yaml").read_text()), TINY)
-    params["train"].update({"epochs": 4, "patience": 100})
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(root)
-        mp.delenv("MIR_PARAMS", raising=False)
-        cfg = load_config()
-        for s in stages.STAGES:
-            stages.run(s.name, cfg, progress=False)
+    with tiny_pipeline(root, epochs=4, patience=100):
+        pass
     return root
 
 
@@ -131,12 +129,7 @@ def test_monitor_killed_at_random_points_then_rerun_leaves_one_consistent_record
     for when, k in _points(n, 3, seed=23):
         point = f"{when}:{k} of {n}"
         _cold(root)
-        r = _mir(root, "-q", "monitor", when=when, k=k)
-        assert r.returncode == -signal.SIGKILL, f"{point}: {r.stderr[-2000:]}"
-        again = _mir(root, "-q", "monitor")
-        assert again.returncode == 0, f"{point}: {again.stderr[-3000:]}"
-        assert not _debris(root), f"{point}: debris {_debris(root)}"
-        _json_files_parse(root)
+        _kill_then_rerun(root, "monitor", when=when, k=k, point=point)
         drift = json.loads((root / "metrics/drift.json").read_text())
         history = _history(root)
         assert not (root / "evidently/quarantine").exists(), f"{point}: a torn snapshot was quarantined"
@@ -169,12 +162,7 @@ def test_train_killed_at_random_points_then_rerun_keeps_one_history(trained):
     assert n >= 2 * epochs, f"mir train moved only {n} files into place"
     for when, k in _points(n, 3, seed=230):
         point = f"{when}:{k} of {n}"
-        r = _mir(root, "-q", "train", when=when, k=k)
-        assert r.returncode == -signal.SIGKILL, f"{point}: {r.stderr[-2000:]}"
-        again = _mir(root, "-q", "train")
-        assert again.returncode == 0, f"{point}: {again.stderr[-3000:]}"
-        assert not _debris(root), f"{point}: debris {_debris(root)}"
-        _json_files_parse(root)
+        _kill_then_rerun(root, "train", when=when, k=k, point=point)
         history = pd.read_csv(root / "plots/train_history.csv")
         assert history["epoch"].tolist() == list(range(1, epochs + 1)), f"{point}: {history['epoch'].tolist()}"
         train = json.loads((root / "metrics/train.json").read_text())

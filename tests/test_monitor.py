@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
-from conftest import ROOT, TINY, _merge, tone, write_audio
+from conftest import ROOT, TINY, tiny_pipeline, tone, write_audio
 from mir.monitoring import ood
 from mir.datasets.new_music import list_new_music
 from mir.monitoring.tables import fit_pca, pca_transform, tempo_bpm
@@ -215,19 +214,8 @@ def test_new_songs_are_featurised_in_bounded_batches(project, tmp_path):
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     """A tiny project run through every stage (in this process), cwd = the project."""
-    from mir import stages
-    from mir.config import load_config
-
     root = tmp_path_factory.mktemp("monitor-project")
-    shutil.copy(ROOT / "dvc.yaml", root / "dvc.yaml")
-    params = _merge(yaml.safe_load((ROOT / "params.yaml").read_text()), TINY)
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(root)
-        mp.delenv("MIR_PARAMS", raising=False)
-        cfg = load_config()
-        for s in stages.STAGES:
-            stages.run(s.name, cfg, progress=False)
+    with tiny_pipeline(root) as cfg:
         yield root, cfg
 
 
