@@ -137,11 +137,7 @@ class LiveLogger(keras.callbacks.Callback):
         self._replay(epoch)
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = dict(logs or {})
-        lr = getattr(self.model.optimizer, "learning_rate", None)
-        if "learning_rate" not in logs and lr is not None:  # without EpochLearningRate before it
-            logs["learning_rate"] = float(keras.ops.convert_to_numpy(lr))
-        self._log(logs)
+        self._log(dict(logs or {}))  # the learning rate is in the logs (EpochLearningRate, first in the list)
 
     def on_train_end(self, logs=None):
         if self.live is not None:

@@ -228,6 +228,7 @@ class Engine:
         self.dask, self.dask_address, self.dask_workers = dask, dask_address, dask_workers
         self._client = self._cluster = None
         self._runners: dict[str, Any] = {}
+        self._exports_swept = False
         self._nets = {"stats": self.body, "plain": body_network(model)}
         #: SHA-256 of each export in use (its verdict and the body cache are bound to it)
         self.export_sha: dict[str, str] = {}
@@ -261,14 +262,19 @@ class Engine:
         return Path(os.environ.get("MIR_CACHE") or Path.home() / ".cache" / "mir") / "exports"
 
     def _export_path(self, tag: str) -> Path:
-        return self._export_dir() / f"{self.key}-c{self.chunk}-{tag}.onnx"
+        folder = self._export_dir()
+        if not self._exports_swept:  # once per engine: what killed exports and verdict writes left
+            from mir.io import sweep_stale_files
+
+            sweep_stale_files(folder)
+            self._exports_swept = True
+        return folder / f"{self.key}-c{self.chunk}-{tag}.onnx"
 
     def export_onnx(self, tag: str = "stats") -> Path:
         """Network ``tag`` as ONNX (``<exports>/<body hash>-c<chunk>-<tag>.onnx``), exported once per body."""
-        from mir.io import atomic_path, sweep_stale_files
+        from mir.io import atomic_path
 
         path = self._export_path(tag)
-        sweep_stale_files(path.parent)  # what killed exports and verdict writes left
         if path.is_file():
             return path
         keras = _keras()
@@ -318,10 +324,9 @@ class Engine:
         """
         import importlib.metadata as md
 
-        from mir.io import sha256_file, sweep_stale_files
+        from mir.io import sha256_file
 
         path, fresh = self._export_path(tag), False
-        sweep_stale_files(path.parent)  # what killed exports and verdict writes left
         if not path.is_file():
             self.export_onnx(tag)
             fresh = True
